@@ -1,0 +1,137 @@
+//! `ptychostudio simulate --output FILE`
+
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use clap::Args;
+
+use super::CommonArgs;
+use crate::data::save::save_pinn;
+use crate::data::simulate::{
+    ScanPattern, SimulatedScan, SimulationConfig, default_probe, lines_object, scan_positions,
+    simulate_scan,
+};
+
+/// Arguments of `simulate`. Defaults give the standard case of physics.md §9.
+#[derive(Debug, Args)]
+pub struct SimulateArgs {
+    /// Where to write the (training) dataset.
+    #[arg(long, short)]
+    pub output: PathBuf,
+    /// Number of random positions.
+    #[arg(long, default_value_t = 2048)]
+    pub n_images: usize,
+    /// Seed of every random draw (same seed ⇒ byte-identical file).
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Mean photons per pattern.
+    #[arg(long, default_value_t = 1e9)]
+    pub nphotons: f64,
+    /// Pattern size N (64, 128 or 256).
+    #[arg(long, default_value_t = 64)]
+    pub n: usize,
+    /// Object side S, pixels (default: 392 for N = 64, scaled with N).
+    #[arg(long)]
+    pub object_size: Option<usize>,
+    /// Scan a raster with this step (pixels) instead of random positions.
+    #[arg(long, value_name = "PX")]
+    pub raster_step: Option<f64>,
+    /// Also write a test dataset (same object and probe, other positions) here.
+    #[arg(long, value_name = "FILE")]
+    pub test_output: Option<PathBuf>,
+    /// Number of random positions of the test dataset.
+    #[arg(long, default_value_t = 512)]
+    pub n_test_images: usize,
+    /// Also store the true patches as `Y` (large: M × N × N complex64).
+    #[arg(long)]
+    pub with_truth_patches: bool,
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+/// Writes the dataset(s).
+pub fn run(args: &SimulateArgs) -> anyhow::Result<()> {
+    if ![64, 128, 256].contains(&args.n) {
+        bail!("--n {}: the pattern size must be 64, 128 or 256", args.n);
+    }
+    if !(args.nphotons > 0.0 && args.nphotons.is_finite()) {
+        bail!("--nphotons {}: must be a positive number", args.nphotons);
+    }
+    let object_size = args.object_size.unwrap_or(392 * args.n / 64);
+    if object_size < args.n + 8 {
+        bail!(
+            "--object-size {object_size}: must be at least N + 8 = {}",
+            args.n + 8
+        );
+    }
+    let config = SimulationConfig {
+        n: args.n,
+        object_size,
+        nphotons: args.nphotons,
+        seed: args.seed,
+        ..SimulationConfig::default()
+    };
+    let pattern = match args.raster_step {
+        Some(step) if step > 0.0 => ScanPattern::Raster { step_px: step },
+        Some(step) => bail!("--raster-step {step}: must be positive"),
+        None => ScanPattern::Random {
+            count: args.n_images,
+        },
+    };
+    if matches!(pattern, ScanPattern::Random { count: 0 }) {
+        bail!("--n-images 0: need at least one position");
+    }
+    let object = lines_object(&config);
+    let probe = default_probe(config.n);
+    let write = |pattern: ScanPattern,
+                 seed: u64,
+                 path: &PathBuf,
+                 role: &str|
+     -> anyhow::Result<()> {
+        let positions = scan_positions(pattern, config.n, config.object_size, seed);
+        let SimulatedScan {
+            mut dataset,
+            truth_patches,
+            intensity_scale,
+        } = simulate_scan(&object, &probe, positions, config.nphotons, seed)?;
+        dataset.metadata = Some(serde_json::to_string(&serde_json::json!({
+            "generator": "ptychostudio simulate",
+            "version": env!("CARGO_PKG_VERSION"),
+            "role": role,
+            "config": config,
+            "positions": pattern,
+            "position_seed": seed,
+            "intensity_scale": intensity_scale,
+            "object": "lines: 400 random 1-px lines, G1 + 2 G5 + 5 G10, amplitude = img / max, phase = amplitude (rad)",
+            "probe": "Gaussian-window disk (sigma = N / (0.7 pi^2), > 0.5), blurred sigma 1, + 1e-9, / (4 mean|P|)",
+        }))?);
+        save_pinn(
+            &dataset,
+            path,
+            args.with_truth_patches.then_some(&truth_patches),
+        )
+        .with_context(|| format!("cannot write {}", path.display()))?;
+        tracing::info!(
+            "wrote {} ({} patterns of {}², object {}², {:.1e} photons per pattern)",
+            path.display(),
+            dataset.len(),
+            config.n,
+            config.object_size,
+            config.nphotons
+        );
+        Ok(())
+    };
+    write(pattern, args.seed, &args.output, "train")?;
+    if let Some(test) = &args.test_output {
+        let test_pattern = ScanPattern::Random {
+            count: args.n_test_images,
+        };
+        write(
+            test_pattern,
+            args.seed.wrapping_add(1_000_003),
+            test,
+            "test",
+        )?;
+    }
+    Ok(())
+}

@@ -1,0 +1,165 @@
+//! A reconstructed object (from ePIE or the network) and the files it is written to.
+
+use std::path::{Path, PathBuf};
+
+use ndarray::Array1;
+use num_complex::Complex32;
+
+use crate::io::png::{PngError, write_amplitude_phase};
+use crate::io::product::Product;
+use crate::io::{NpzError, NpzWriter};
+
+use super::{Dataset, PhysicalInfo};
+
+/// Geometry written into product files when the data give none (PtychoPINN NPZ files carry no
+/// pixel size): 10 nm pixels, 10 keV, 1 m. Stated in the product's `comments`.
+pub const ASSUMED_GEOMETRY: PhysicalInfo = PhysicalInfo {
+    pixel_size_m: Some(1e-8),
+    photon_energy_ev: Some(10_000.0),
+    detector_distance_m: Some(1.0),
+};
+
+/// An object on its own canvas with the probe it was reconstructed with.
+#[derive(Debug, Clone)]
+pub struct Reconstruction {
+    /// `[h, w]` complex object.
+    pub object: ndarray::Array2<Complex32>,
+    /// `[n, n]` probe.
+    pub probe: ndarray::Array2<Complex32>,
+    /// Object coordinates `[x, y]` (the dataset's pixel frame) of canvas pixel (0, 0).
+    pub origin_px: [f64; 2],
+    /// Cost per iteration or epoch.
+    pub costs: Vec<f64>,
+    /// Which method made it ("ePIE", "PtychoPINN").
+    pub method: String,
+}
+
+/// The files [`Reconstruction::write_all`] wrote.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct WrittenFiles {
+    /// `<prefix>_reconstruction.npz`
+    pub npz: PathBuf,
+    /// `<prefix>_product.npz`
+    pub product: PathBuf,
+    /// `<prefix>_amplitude.png`
+    pub amplitude_png: PathBuf,
+    /// `<prefix>_phase.png`
+    pub phase_png: PathBuf,
+}
+
+/// Errors writing a reconstruction.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    /// NPZ.
+    #[error(transparent)]
+    Npz(#[from] NpzError),
+    /// PNG.
+    #[error(transparent)]
+    Png(#[from] PngError),
+}
+
+impl Reconstruction {
+    /// Writes the objectGuess-compatible NPZ: `objectGuess` (complex64), `probeGuess`,
+    /// `origin_x_px`, `origin_y_px` (0-d: object coordinates of pixel (0, 0)), `costs`.
+    pub fn write_npz(&self, path: &Path) -> Result<(), NpzError> {
+        let mut w = NpzWriter::create(path)?;
+        w.add("objectGuess", &self.object)?;
+        w.add("probeGuess", &self.probe)?;
+        w.add_scalar("origin_x_px", self.origin_px[0])?;
+        w.add_scalar("origin_y_px", self.origin_px[1])?;
+        w.add("costs", &Array1::from(self.costs.clone()))?;
+        w.add_str("method", &self.method)?;
+        w.finish()
+    }
+
+    /// The ptychodus product: positions in metres with the object centred at (0, 0).
+    pub fn to_product(&self, dataset: &Dataset, name: &str) -> Product {
+        let given = dataset.physical;
+        let pixel = given
+            .pixel_size_m
+            .or(ASSUMED_GEOMETRY.pixel_size_m)
+            .unwrap_or(1e-8);
+        let assumed = given.pixel_size_m.is_none();
+        let (h, w) = self.object.dim();
+        let positions = dataset
+            .positions_px()
+            .iter()
+            .map(|p| {
+                [
+                    (p[0] - self.origin_px[0] - w as f64 / 2.0) * pixel,
+                    (p[1] - self.origin_px[1] - h as f64 / 2.0) * pixel,
+                ]
+            })
+            .collect();
+        Product {
+            name: name.to_owned(),
+            comments: format!(
+                "{} reconstruction by ptychostudio {}{}",
+                self.method,
+                env!("CARGO_PKG_VERSION"),
+                if assumed {
+                    "; pixel size, energy and distance assumed (the input gave none)"
+                } else {
+                    ""
+                }
+            ),
+            photon_energy_ev: given
+                .photon_energy_ev
+                .or(ASSUMED_GEOMETRY.photon_energy_ev)
+                .unwrap_or(1e4),
+            detector_object_distance_m: given
+                .detector_distance_m
+                .or(ASSUMED_GEOMETRY.detector_distance_m)
+                .unwrap_or(1.0),
+            object_pixel_width_m: pixel,
+            object_pixel_height_m: pixel,
+            object_center_x_m: 0.0,
+            object_center_y_m: 0.0,
+            probe: self.probe.clone(),
+            probe_modes_in_file: 1,
+            object: self.object.clone(),
+            probe_position_indexes: (0..dataset.len() as i64).collect(),
+            probe_positions_m: positions,
+            loss_values: self.costs.clone(),
+        }
+    }
+
+    /// The phase for display: the object rotated by its mean complex value, so an arbitrary
+    /// global phase does not wrap the picture.
+    pub fn display_phase(&self) -> ndarray::Array2<f32> {
+        let mean: Complex32 =
+            self.object.iter().sum::<Complex32>() / self.object.len().max(1) as f32;
+        let rotate = if mean.norm() > 0.0 {
+            mean.conj() / mean.norm()
+        } else {
+            Complex32::new(1.0, 0.0)
+        };
+        self.object.mapv(|c| (c * rotate).arg())
+    }
+
+    /// Writes the NPZ, the product NPZ and the amplitude and phase PNGs into `dir` as
+    /// `<prefix>_…`.
+    pub fn write_all(
+        &self,
+        dataset: &Dataset,
+        dir: &Path,
+        prefix: &str,
+    ) -> Result<WrittenFiles, WriteError> {
+        let files = WrittenFiles {
+            npz: dir.join(format!("{prefix}_reconstruction.npz")),
+            product: dir.join(format!("{prefix}_product.npz")),
+            amplitude_png: dir.join(format!("{prefix}_amplitude.png")),
+            phase_png: dir.join(format!("{prefix}_phase.png")),
+        };
+        self.write_npz(&files.npz)?;
+        self.to_product(dataset, prefix).write(&files.product)?;
+        let amplitude = self.object.mapv(Complex32::norm);
+        write_amplitude_phase(
+            &files.amplitude_png,
+            &files.phase_png,
+            amplitude.view(),
+            self.display_phase().view(),
+        )?;
+        Ok(files)
+    }
+}

@@ -1,0 +1,256 @@
+//! The classic ePIE (physics.md §8) on the CPU: the iterative baseline a user compares the
+//! network against, and the honest check of a dataset's conventions.
+//!
+//! Positions are rounded to whole pixels (the patch of (x, y) starts at round(y − N/2),
+//! round(x − N/2)); the FFT is orthonormal so the measured amplitudes apply as they are.
+
+use ndarray::{Array2, Axis};
+use num_complex::Complex32;
+use rand::SeedableRng;
+use rand::seq::SliceRandom;
+use rand_chacha::ChaCha8Rng;
+
+use crate::data::Dataset;
+use crate::fft::Fft2;
+
+/// ePIE settings.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct EpieConfig {
+    /// Sweeps over all positions.
+    pub iterations: usize,
+    /// Object step α.
+    pub alpha: f32,
+    /// Probe step β (0 keeps the probe fixed).
+    pub beta: f32,
+    /// First sweep (0-based) in which the probe is updated.
+    pub probe_update_start: usize,
+    /// Border around the scanned area, pixels.
+    pub pad_px: usize,
+    /// Seed of the position order.
+    pub seed: u64,
+    /// Split each FFT pass over the rayon pool.
+    pub parallel_fft: bool,
+}
+
+impl Default for EpieConfig {
+    fn default() -> Self {
+        Self {
+            iterations: 15,
+            alpha: 1.0,
+            beta: 1.0,
+            probe_update_start: 1,
+            pad_px: 4,
+            seed: 0,
+            parallel_fft: true,
+        }
+    }
+}
+
+/// An ePIE reconstruction.
+#[derive(Debug, Clone)]
+pub struct EpieResult {
+    /// The object on its canvas.
+    pub object: Array2<Complex32>,
+    /// The refined probe.
+    pub probe: Array2<Complex32>,
+    /// Object coordinates `[x, y]` (pixels, the dataset's frame) of canvas pixel (0, 0).
+    pub origin_px: [f64; 2],
+    /// Fourier error per sweep: Σ(|F| − A)² / ΣA² over all positions.
+    pub errors: Vec<f64>,
+}
+
+/// Progress after each sweep; return `false` from the callback to stop early.
+#[derive(Debug, Clone, Copy)]
+pub struct EpieProgress {
+    /// Sweeps done.
+    pub iteration: usize,
+    /// Total sweeps planned.
+    pub iterations: usize,
+    /// This sweep's Fourier error.
+    pub error: f64,
+}
+
+/// The state of one reconstruction: canvas, probe, measured amplitudes, work buffers.
+pub struct Epie {
+    config: EpieConfig,
+    n: usize,
+    fft: Fft2,
+    /// The object canvas, row-major `rows × cols`.
+    object: Vec<Complex32>,
+    rows: usize,
+    cols: usize,
+    probe: Vec<Complex32>,
+    /// Canvas top-left (row, col) of each position's patch.
+    corners: Vec<(usize, usize)>,
+    /// Measured amplitudes, unshifted and transposed to match [`Fft2::forward_transposed`].
+    measured_t: Vec<Vec<f32>>,
+    origin_px: [f64; 2],
+    rng: ChaCha8Rng,
+    errors: Vec<f64>,
+}
+
+impl Epie {
+    /// Sets up the canvas (object = 1) and the probe from the dataset.
+    pub fn new(dataset: &Dataset, config: EpieConfig) -> Self {
+        let n = dataset.n();
+        let half = (n / 2) as f64;
+        let tops: Vec<(i64, i64)> = dataset
+            .positions_px()
+            .iter()
+            .map(|p| ((p[1] - half).round() as i64, (p[0] - half).round() as i64))
+            .collect();
+        let min_r = tops.iter().map(|t| t.0).min().unwrap_or(0);
+        let min_c = tops.iter().map(|t| t.1).min().unwrap_or(0);
+        let max_r = tops.iter().map(|t| t.0).max().unwrap_or(0);
+        let max_c = tops.iter().map(|t| t.1).max().unwrap_or(0);
+        let pad = config.pad_px as i64;
+        let rows = (max_r - min_r) as usize + n + 2 * config.pad_px;
+        let cols = (max_c - min_c) as usize + n + 2 * config.pad_px;
+        let corners = tops
+            .iter()
+            .map(|&(r, c)| ((r - min_r + pad) as usize, (c - min_c + pad) as usize))
+            .collect();
+        let h = n / 2;
+        let measured_t = dataset
+            .diffraction()
+            .axis_iter(Axis(0))
+            .map(|a| {
+                let mut t = vec![0.0f32; n * n];
+                for kx in 0..n {
+                    for ky in 0..n {
+                        t[kx * n + ky] = a[[(ky + h) % n, (kx + h) % n]];
+                    }
+                }
+                t
+            })
+            .collect();
+        Self {
+            config,
+            n,
+            fft: Fft2::new(n, config.parallel_fft),
+            object: vec![Complex32::new(1.0, 0.0); rows * cols],
+            rows,
+            cols,
+            probe: dataset.probe().iter().copied().collect(),
+            corners,
+            measured_t,
+            origin_px: [(min_c - pad) as f64, (min_r - pad) as f64],
+            rng: ChaCha8Rng::seed_from_u64(config.seed),
+            errors: Vec::new(),
+        }
+    }
+
+    /// One sweep over all positions in a fresh random order; returns its Fourier error.
+    pub fn sweep(&mut self) -> f64 {
+        let n = self.n;
+        let update_probe =
+            self.config.beta != 0.0 && self.errors.len() >= self.config.probe_update_start;
+        let mut order: Vec<usize> = (0..self.corners.len()).collect();
+        order.shuffle(&mut self.rng);
+        let mut patch = vec![Complex32::default(); n * n];
+        let mut psi = vec![Complex32::default(); n * n];
+        let mut work = vec![Complex32::default(); n * n];
+        let mut spectrum = vec![Complex32::default(); n * n];
+        let (mut misfit, mut energy) = (0.0f64, 0.0f64);
+        for j in order {
+            let (r0, c0) = self.corners[j];
+            let cols = self.cols;
+            for r in 0..n {
+                let start = (r0 + r) * cols + c0;
+                patch[r * n..(r + 1) * n].copy_from_slice(&self.object[start..start + n]);
+            }
+            for ((w, p), o) in work.iter_mut().zip(&self.probe).zip(&patch) {
+                *w = p * o;
+            }
+            psi.copy_from_slice(&work);
+            self.fft.forward_transposed(&mut work, &mut spectrum);
+            let (mut e_mis, mut e_meas) = (0.0f32, 0.0f32);
+            for (f, &a) in spectrum.iter_mut().zip(&self.measured_t[j]) {
+                let modulus = f.norm();
+                e_mis += (modulus - a) * (modulus - a);
+                e_meas += a * a;
+                *f = if modulus > 0.0 {
+                    *f * (a / modulus)
+                } else {
+                    Complex32::new(a, 0.0)
+                };
+            }
+            misfit += f64::from(e_mis);
+            energy += f64::from(e_meas);
+            self.fft.inverse_from_transposed(&mut spectrum, &mut work);
+            // work = ψ' ; Δψ = ψ' − ψ
+            for (w, p) in work.iter_mut().zip(&psi) {
+                *w -= p;
+            }
+            let probe_max = self
+                .probe
+                .iter()
+                .map(|p| p.norm_sqr())
+                .fold(0.0f32, f32::max)
+                .max(1e-30);
+            let object_max = patch
+                .iter()
+                .map(|o| o.norm_sqr())
+                .fold(0.0f32, f32::max)
+                .max(1e-30);
+            let a = self.config.alpha / probe_max;
+            let b = self.config.beta / object_max;
+            for r in 0..n {
+                let start = (r0 + r) * cols + c0;
+                let dst = &mut self.object[start..start + n];
+                for c in 0..n {
+                    let i = r * n + c;
+                    dst[c] = patch[i] + self.probe[i].conj() * work[i] * a;
+                }
+            }
+            if update_probe {
+                for ((p, o), d) in self.probe.iter_mut().zip(&patch).zip(&work) {
+                    *p += o.conj() * d * b;
+                }
+            }
+        }
+        let error = if energy > 0.0 { misfit / energy } else { 0.0 };
+        self.errors.push(error);
+        error
+    }
+
+    /// Runs the configured sweeps, calling `progress` after each; stops early when it returns
+    /// `false`.
+    pub fn run(mut self, mut progress: impl FnMut(EpieProgress) -> bool) -> EpieResult {
+        for i in 0..self.config.iterations {
+            let error = self.sweep();
+            let go_on = progress(EpieProgress {
+                iteration: i + 1,
+                iterations: self.config.iterations,
+                error,
+            });
+            if !go_on {
+                break;
+            }
+        }
+        self.into_result()
+    }
+
+    /// The current state as a result.
+    pub fn into_result(self) -> EpieResult {
+        let n = self.n;
+        let object = Array2::from_shape_vec((self.rows, self.cols), self.object)
+            .unwrap_or_else(|_| Array2::zeros((self.rows, self.cols)));
+        EpieResult {
+            object,
+            probe: Array2::from_shape_vec((n, n), self.probe)
+                .unwrap_or_else(|_| Array2::zeros((n, n))),
+            origin_px: self.origin_px,
+            errors: self.errors,
+        }
+    }
+}
+
+/// Runs ePIE on `dataset` (see [`Epie`]).
+pub fn run_epie(
+    dataset: &Dataset,
+    config: EpieConfig,
+    progress: impl FnMut(EpieProgress) -> bool,
+) -> EpieResult {
+    Epie::new(dataset, config).run(progress)
+}

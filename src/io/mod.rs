@@ -1,0 +1,12 @@
+//! Files: NPZ/NPY arrays, the layouts we recognise, ptychodus product files, PNG images.
+//!
+//! Knows nothing of `data`, Burn or egui: it reads and writes arrays and plain structs.
+
+pub mod atomic;
+pub mod npy;
+pub mod npz;
+pub mod png;
+pub mod product;
+pub mod schema;
+
+pub use npz::{NpzError, NpzReader, NpzWriter};

@@ -1,0 +1,24 @@
+//! PtychoStudio: ptychography reconstruction with a physics-informed neural network
+//! (PtychoPINN), as a library under a command line and a desktop app.
+//!
+//! # Crate map (dependencies point one way, down this list)
+//! - [`io`]: NPZ/NPY arrays, file layouts, ptychodus product files, PNG images. Depends on nothing
+//!   else here.
+//! - [`fft`]: orthonormal CPU 2-D FFTs (rustfft). Depends on nothing else here.
+//! - [`data`]: the validated [`data::Dataset`], loading with convention checks, grouping,
+//!   normalisation, synthetic data, reconstructions on disk. Uses `io`, `fft`.
+//! - [`metrics`]: alignment and comparison with a ground truth. Plain arrays only.
+//! - [`epie`]: the CPU ePIE baseline. Uses `data`, `fft`.
+//! - [`physics`]: the differentiable forward model in Burn (DFT, translation, merge, losses).
+//!   Uses Burn only.
+//! - [`cli`]: the command line. Uses everything above; nothing uses it.
+//!
+//! `io`, `data`, `metrics` and `epie` know nothing of Burn or egui; `physics` knows Burn, not egui.
+
+pub mod cli;
+pub mod data;
+pub mod epie;
+pub mod fft;
+pub mod io;
+pub mod metrics;
+pub mod physics;

@@ -1,0 +1,205 @@
+//! The built binary on small generated inputs: outputs, determinism, exit codes.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn ptychostudio(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ptychostudio"))
+        .args(args)
+        .output()
+        .expect("binary runs")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn simulate(path: &Path, seed: &str) -> Output {
+    ptychostudio(&[
+        "simulate",
+        "--output",
+        path.to_str().unwrap(),
+        "--n-images",
+        "60",
+        "--object-size",
+        "128",
+        "--seed",
+        seed,
+        "--nphotons",
+        "1e6",
+        "--quiet",
+    ])
+}
+
+#[test]
+fn simulate_is_byte_identical_for_a_seed() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b, c) = (
+        dir.path().join("a.npz"),
+        dir.path().join("b.npz"),
+        dir.path().join("c.npz"),
+    );
+    for (path, seed) in [(&a, "3"), (&b, "3"), (&c, "4")] {
+        let out = simulate(path, seed);
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    let (a, b, c) = (
+        std::fs::read(a).unwrap(),
+        std::fs::read(b).unwrap(),
+        std::fs::read(c).unwrap(),
+    );
+    assert_eq!(a, b, "same seed, same bytes");
+    assert_ne!(a, c, "another seed, another file");
+}
+
+#[test]
+fn inspect_reports_layout_shapes_and_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.npz");
+    assert!(simulate(&path, "1").status.success());
+    let out = ptychostudio(&["inspect", path.to_str().unwrap(), "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["layout"], "PtychoPINN raw NPZ (diff3d)");
+    assert_eq!(report["dataset"]["n"], 64);
+    assert_eq!(report["dataset"]["patterns"], 60);
+    let diff = report["arrays"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["key"] == "diff3d")
+        .unwrap();
+    assert_eq!(diff["shape"], serde_json::json!([60, 64, 64]));
+    assert_eq!(diff["dtype"], "<f4");
+    // diff3d = √counts / s: Σ diff3d² · s² is the photon count asked for.
+    let energy = report["dataset"]["mean_counts_per_pattern"]
+        .as_f64()
+        .unwrap();
+    let loaded = ptychostudio::data::load(&path, &Default::default()).unwrap();
+    let meta: serde_json::Value =
+        serde_json::from_str(loaded.dataset.metadata.as_deref().unwrap()).unwrap();
+    let s = meta["intensity_scale"].as_f64().unwrap();
+    let photons = energy * s * s;
+    assert!(
+        (photons / 1e6 - 1.0).abs() < 0.01,
+        "≈ 1e6 photons per pattern: {photons}"
+    );
+
+    let text = ptychostudio(&["inspect", path.to_str().unwrap()]);
+    let stdout = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        stdout.contains("N = 64, M = 60") && stdout.contains("objectGuess"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn inspect_tells_which_flag_intensity_data_need() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("counts.npz");
+    let n = 64;
+    let m = 4;
+    let counts = ndarray::Array3::from_shape_fn((m, n, n), |(_, r, c)| {
+        let d2 = (r as f32 - 32.0).powi(2) + (c as f32 - 32.0).powi(2);
+        (1000.0 * (-d2 / 30.0).exp()).round() as u16
+    });
+    let mut w = ptychostudio::io::NpzWriter::create(&path).unwrap();
+    w.add("diff3d", &counts).unwrap();
+    w.add("xcoords", &ndarray::arr1(&[0.0f64, 1.0, 2.0, 3.0]))
+        .unwrap();
+    w.add("ycoords", &ndarray::arr1(&[0.0f64, 1.0, 2.0, 3.0]))
+        .unwrap();
+    w.add(
+        "probeGuess",
+        &ndarray::Array2::from_elem((n, n), num_complex::Complex32::new(1.0, 0.0)),
+    )
+    .unwrap();
+    w.finish().unwrap();
+    let out = ptychostudio(&["inspect", path.to_str().unwrap()]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("diff3d looks like intensity: pass --sqrt"),
+        "{stdout}"
+    );
+    let fixed = ptychostudio(&["inspect", path.to_str().unwrap(), "--sqrt"]);
+    let stdout = String::from_utf8_lossy(&fixed.stdout);
+    assert!(
+        stdout.contains("N = 64, M = 4") && stdout.contains("square root"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn epie_writes_every_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("s.npz");
+    assert!(simulate(&data, "2").status.success());
+    let out_dir = dir.path().join("out");
+    let out = ptychostudio(&[
+        "epie",
+        data.to_str().unwrap(),
+        "--iterations",
+        "3",
+        "--output-dir",
+        out_dir.to_str().unwrap(),
+        "--quiet",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    for file in [
+        "epie_reconstruction.npz",
+        "epie_product.npz",
+        "epie_amplitude.png",
+        "epie_phase.png",
+        "epie_errors.csv",
+    ] {
+        assert!(out_dir.join(file).is_file(), "{file} written");
+    }
+    let csv = std::fs::read_to_string(out_dir.join("epie_errors.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 4, "header + 3 sweeps: {csv}");
+    let product =
+        ptychostudio::io::product::Product::read(&out_dir.join("epie_product.npz")).unwrap();
+    assert_eq!(product.probe_positions_m.len(), 60);
+    let png = image::open(out_dir.join("epie_phase.png")).unwrap();
+    assert!(png.width() > 256 && png.height() >= 256);
+}
+
+#[test]
+fn failures_exit_non_zero_with_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let junk = dir.path().join("junk.npz");
+    std::fs::write(&junk, "not a zip").unwrap();
+    for args in [
+        vec!["inspect", junk.to_str().unwrap()],
+        vec![
+            "epie",
+            junk.to_str().unwrap(),
+            "--iterations",
+            "1",
+            "--output-dir",
+            dir.path().to_str().unwrap(),
+        ],
+        vec![
+            "simulate",
+            "--output",
+            dir.path().join("x.npz").to_str().unwrap(),
+            "--n",
+            "100",
+        ],
+    ] {
+        let out = ptychostudio(&args);
+        assert!(!out.status.success(), "{args:?} must fail");
+        let err = stderr(&out);
+        assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
+        assert!(err.starts_with("error: "), "{err}");
+    }
+}
+
+#[test]
+fn every_subcommand_help_has_an_example() {
+    for sub in ["inspect", "simulate", "epie"] {
+        let out = ptychostudio(&[sub, "--help"]);
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains("Example: ptychostudio"), "{sub}: {text}");
+        assert!(text.contains("--quiet"), "{sub}");
+    }
+}
