@@ -198,9 +198,13 @@ impl Epie {
             for r in 0..n {
                 let start = (r0 + r) * cols + c0;
                 let dst = &mut self.object[start..start + n];
-                for c in 0..n {
-                    let i = r * n + c;
-                    dst[c] = patch[i] + self.probe[i].conj() * work[i] * a;
+                let row = r * n..(r + 1) * n;
+                for ((d, o), (p, w)) in dst
+                    .iter_mut()
+                    .zip(&patch[row.clone()])
+                    .zip(self.probe[row.clone()].iter().zip(&work[row]))
+                {
+                    *d = o + p.conj() * w * a;
                 }
             }
             if update_probe {

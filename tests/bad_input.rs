@@ -1,6 +1,8 @@
 //! Every class of bad input gives an error naming what is wrong, never a panic. Each test
 //! builds its file from a valid one.
 
+#![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed test
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 

@@ -1,5 +1,7 @@
 //! The built binary on small generated inputs: outputs, determinism, exit codes.
 
+#![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed test
+
 use std::path::Path;
 use std::process::{Command, Output};
 

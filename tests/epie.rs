@@ -1,5 +1,7 @@
 //! ePIE recovers a known object from simulated data, and converges on the real Siemens star.
 
+#![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed test
+
 use std::path::Path;
 
 use ptychostudio::data::simulate::{

@@ -1,6 +1,8 @@
 //! Finite-difference checks of the loss gradient with respect to the object, through the DFT,
 //! the translation and the merge; and the DFT path against rustfft.
 
+#![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed test
+
 use burn::prelude::*;
 use num_complex::Complex32;
 use ptychostudio::fft::Fft2;

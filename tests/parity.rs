@@ -1,6 +1,8 @@
 //! The forward model against the PtychoPINN reference vectors in
 //! `../shared/fixtures/pinn-parity/` (see its README for the recipe and the tolerances).
 
+#![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed test
+
 use std::path::Path;
 
 use burn::prelude::*;

@@ -148,7 +148,7 @@ impl Groups {
     pub fn normalization_factor(&self, dataset: &Dataset) -> Option<f64> {
         let flat: Vec<usize> = self.indices.iter().copied().collect();
         let patterns = dataset.diffraction().select(Axis(0), &flat);
-        super::normalize::normalization_factor(patterns.view())
+        super::normalize::normalization_factor(&patterns)
     }
 }
 

@@ -157,8 +157,8 @@ impl Reconstruction {
         write_amplitude_phase(
             &files.amplitude_png,
             &files.phase_png,
-            amplitude.view(),
-            self.display_phase().view(),
+            &amplitude,
+            &self.display_phase(),
         )?;
         Ok(files)
     }

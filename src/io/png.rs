@@ -6,7 +6,7 @@ use std::path::Path;
 
 use ab_glyph::{Font, FontRef, PxScale, ScaleFont, point};
 use image::{ImageFormat, Rgb, RgbImage};
-use ndarray::ArrayView2;
+use ndarray::ArrayRef2;
 
 use super::atomic::write_atomic;
 
@@ -94,7 +94,7 @@ fn draw_text(img: &mut RgbImage, font: &FontRef<'_>, text: &str, x: f32, y_centr
 /// Renders `values` through `map` over `range`, upscaled by an integer factor (at most 8) so
 /// the short side reaches 256 px, with a colour bar and `ticks` on the right, on white.
 pub fn render(
-    values: ArrayView2<'_, f32>,
+    values: &ArrayRef2<f32>,
     map: ColorMap,
     range: (f32, f32),
     ticks: &[Tick],
@@ -152,7 +152,7 @@ fn save(img: &RgbImage, path: &Path) -> Result<(), PngError> {
 }
 
 /// The finite (min, max) of `values`, or (0, 1) when none is finite.
-pub fn finite_range(values: ArrayView2<'_, f32>) -> (f32, f32) {
+pub fn finite_range(values: &ArrayRef2<f32>) -> (f32, f32) {
     let (lo, hi) = values
         .iter()
         .filter(|v| v.is_finite())
@@ -167,7 +167,7 @@ pub fn finite_range(values: ArrayView2<'_, f32>) -> (f32, f32) {
 }
 
 /// Writes an amplitude map (viridis, its own min–max, 5 ticks).
-pub fn write_amplitude_png(path: &Path, amplitude: ArrayView2<'_, f32>) -> Result<(), PngError> {
+pub fn write_amplitude_png(path: &Path, amplitude: &ArrayRef2<f32>) -> Result<(), PngError> {
     let (lo, hi) = finite_range(amplitude);
     let ticks: Vec<Tick> = (0..5)
         .map(|i| {
@@ -182,7 +182,7 @@ pub fn write_amplitude_png(path: &Path, amplitude: ArrayView2<'_, f32>) -> Resul
 }
 
 /// Writes a phase map (sinebow, fixed to [−π, π], ticks at −π, −π/2, 0, π/2, π).
-pub fn write_phase_png(path: &Path, phase: ArrayView2<'_, f32>) -> Result<(), PngError> {
+pub fn write_phase_png(path: &Path, phase: &ArrayRef2<f32>) -> Result<(), PngError> {
     let ticks: Vec<Tick> = [
         (-PI, "−π"),
         (-PI / 2.0, "−π/2"),
@@ -200,8 +200,8 @@ pub fn write_phase_png(path: &Path, phase: ArrayView2<'_, f32>) -> Result<(), Pn
 pub fn write_amplitude_phase(
     amplitude_path: &Path,
     phase_path: &Path,
-    amplitude: ArrayView2<'_, f32>,
-    phase: ArrayView2<'_, f32>,
+    amplitude: &ArrayRef2<f32>,
+    phase: &ArrayRef2<f32>,
 ) -> Result<(), PngError> {
     write_amplitude_png(amplitude_path, amplitude)?;
     write_phase_png(phase_path, phase)
@@ -216,7 +216,7 @@ mod tests {
     fn renders_data_bar_and_labels() {
         let values = Array2::from_shape_fn((32, 64), |(_, c)| c as f32);
         let img = render(
-            values.view(),
+            &values,
             ColorMap::Viridis,
             (0.0, 63.0),
             &[(0.0, "0".into()), (63.0, "63".into())],
@@ -237,7 +237,7 @@ mod tests {
         assert!(dark > 10, "tick labels drawn");
         assert!(matches!(
             render(
-                Array2::<f32>::zeros((0, 3)).view(),
+                &Array2::<f32>::zeros((0, 3)),
                 ColorMap::Viridis,
                 (0.0, 1.0),
                 &[]

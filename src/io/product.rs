@@ -77,7 +77,7 @@ fn complex(array: &NpyArray, key: &str) -> Result<ArrayD<Complex32>, NpzError> {
 
 /// Takes the leading `[h, w]` plane of a complex array of rank 2 or more; returns it with the
 /// number of leading planes.
-fn first_plane(a: ArrayD<Complex32>, key: &str) -> Result<(Array2<Complex32>, usize), NpzError> {
+fn first_plane(a: &ArrayD<Complex32>, key: &str) -> Result<(Array2<Complex32>, usize), NpzError> {
     let shape = a.shape().to_vec();
     if shape.len() < 2 {
         return Err(bad_shape(key, &shape, "(H, W) or (…, H, W)"));
@@ -119,9 +119,9 @@ impl Product {
         let name = text(&mut r, "name", "Unnamed")?;
         let comments = text(&mut r, "comments", "")?;
         let probe_array = r.read("probe")?;
-        let (probe, probe_modes_in_file) = first_plane(complex(&probe_array, "probe")?, "probe")?;
+        let (probe, probe_modes_in_file) = first_plane(&complex(&probe_array, "probe")?, "probe")?;
         let object_array = r.read("object")?;
-        let (object, _) = first_plane(complex(&object_array, "object")?, "object")?;
+        let (object, _) = first_plane(&complex(&object_array, "object")?, "object")?;
         let x = vector_f64(&mut r, "probe_position_x_m")?;
         let y = vector_f64(&mut r, "probe_position_y_m")?;
         let idx = r.read("probe_position_indexes")?;
