@@ -11,9 +11,11 @@
 //! - [`epie`]: the CPU ePIE baseline. Uses `data`, `fft`.
 //! - [`physics`]: the differentiable forward model in Burn (DFT, translation, merge, losses).
 //!   Uses Burn only.
+//! - [`model`]: the reference CNN (encoder, amplitude and phase decoders, border branch) as Burn
+//!   Module + Config pairs. Uses Burn only.
 //! - [`cli`]: the command line. Uses everything above; nothing uses it.
 //!
-//! `io`, `data`, `metrics` and `epie` know nothing of Burn or egui; `physics` knows Burn, not egui.
+//! `io`, `data`, `metrics` and `epie` know nothing of Burn or egui; `physics` and `model` know Burn, not egui.
 
 pub mod cli;
 pub mod data;
@@ -21,4 +23,5 @@ pub mod epie;
 pub mod fft;
 pub mod io;
 pub mod metrics;
+pub mod model;
 pub mod physics;

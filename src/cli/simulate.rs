@@ -81,6 +81,12 @@ pub fn run(args: &SimulateArgs) -> anyhow::Result<()> {
     if matches!(pattern, ScanPattern::Random { count: 0 }) {
         bail!("--n-images 0: need at least one position");
     }
+    for path in std::iter::once(&args.output).chain(args.test_output.as_ref()) {
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("cannot create {}", parent.display()))?;
+        }
+    }
     let object = lines_object(&config);
     let probe = default_probe(config.n);
     let write = |pattern: ScanPattern,
