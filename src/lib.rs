@@ -5,9 +5,10 @@
 //! - [`io`]: NPZ/NPY arrays, file layouts, ptychodus product files, PNG images. Depends on nothing
 //!   else here.
 //! - [`fft`]: orthonormal CPU 2-D FFTs (rustfft). Depends on nothing else here.
+//! - [`filter`]: Gaussian blur. Depends on nothing else here.
 //! - [`data`]: the validated [`data::Dataset`], loading with convention checks, grouping,
 //!   normalisation, synthetic data, reconstructions on disk. Uses `io`, `fft`.
-//! - [`metrics`]: alignment and comparison with a ground truth. Plain arrays only.
+//! - [`metrics`]: alignment and comparison with a ground truth. Plain arrays; uses `fft`, `filter`.
 //! - [`epie`]: the CPU ePIE baseline. Uses `data`, `fft`.
 //! - [`physics`]: the differentiable forward model in Burn (DFT, translation, merge, losses).
 //!   Uses Burn only.
@@ -21,6 +22,7 @@ pub mod cli;
 pub mod data;
 pub mod epie;
 pub mod fft;
+pub mod filter;
 pub mod io;
 pub mod metrics;
 pub mod model;

@@ -9,7 +9,7 @@ use ptychostudio::data::simulate::{
 };
 use ptychostudio::data::{LoadOptions, load};
 use ptychostudio::epie::{EpieConfig, run_epie};
-use ptychostudio::metrics::{align, crop_to_scan, pearson};
+use ptychostudio::metrics::{align, crop_to_scan, evaluate, pearson};
 
 fn flat(a: &ndarray::Array2<f32>) -> Vec<f32> {
     a.iter().copied().collect()
@@ -56,6 +56,23 @@ fn epie_recovers_the_simulated_phase() {
         errors[39]
     );
     assert!(phase > 0.99, "phase Pearson {phase}");
+    let e = evaluate(
+        &result.object,
+        result.origin_px,
+        ds.object().unwrap(),
+        ds.positions_px(),
+        true,
+    )
+    .unwrap();
+    println!(
+        "simulated ePIE, full §7 evaluation: {}",
+        serde_json::to_string(&e).unwrap()
+    );
+    assert!(
+        e.shift_px[0].abs() < 0.5 && e.shift_px[1].abs() < 0.5,
+        "positions are exact: {:?}",
+        e.shift_px
+    );
     assert!(amplitude > 0.99, "amplitude Pearson {amplitude}");
 }
 

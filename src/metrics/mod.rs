@@ -1,9 +1,14 @@
 //! Comparing a reconstruction with a ground truth (physics.md §7).
 //!
-//! Plain arrays only: knows nothing of Burn or egui.
+//! Plain arrays (and the CPU FFT): knows nothing of Burn or egui.
 
 pub mod align;
+pub mod evaluate;
+pub mod frc;
+pub mod register;
+pub mod ssim;
 pub mod stats;
 
 pub use align::{AlignedPair, align, crop_to_scan};
+pub use evaluate::{ChannelScores, Evaluation, evaluate};
 pub use stats::pearson;

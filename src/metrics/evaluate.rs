@@ -1,0 +1,115 @@
+//! The full comparison of physics.md §7: crop to the scanned region, optionally register,
+//! remove phase planes, scale amplitude, then MAE, PSNR, SSIM, Pearson and FRC per channel.
+
+use ndarray::{Array2, s};
+use num_complex::Complex32;
+
+use super::align::{align, crop_to_scan};
+use super::frc::frc;
+use super::register::{phase_cross_correlation, shift_bilinear};
+use super::ssim::ssim;
+use super::stats::{mean_abs_error, pearson};
+
+/// Scores of one channel (amplitude or phase).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ChannelScores {
+    /// Mean absolute error.
+    pub mae: f64,
+    /// PSNR in dB with the truth's data range (max − min) as the peak.
+    pub psnr_db: f64,
+    /// SSIM (phase mapped from [−π, π] to [0, 1]; amplitude over the truth's data range).
+    pub ssim: Option<f64>,
+    /// Pearson correlation.
+    pub pearson: Option<f64>,
+    /// FRC ½-bit resolution, fraction of Nyquist.
+    pub frc_half_bit: Option<f64>,
+    /// FRC50, fraction of Nyquist.
+    pub frc50: Option<f64>,
+}
+
+/// The result of [`evaluate`].
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Evaluation {
+    /// Amplitude scores.
+    pub amplitude: ChannelScores,
+    /// Phase scores.
+    pub phase: ChannelScores,
+    /// The registration shift applied to the reconstruction `[dx, dy]`, pixels.
+    pub shift_px: [f64; 2],
+    /// Rows × columns compared.
+    pub region_px: [usize; 2],
+}
+
+fn scores(recon: &Array2<f32>, truth: &Array2<f32>, is_phase: bool) -> ChannelScores {
+    let flat = |a: &Array2<f32>| a.iter().copied().collect::<Vec<_>>();
+    let (r, t) = (flat(recon), flat(truth));
+    let (lo, hi) = t
+        .iter()
+        .fold((f32::INFINITY, f32::NEG_INFINITY), |(l, h), &v| {
+            (l.min(v), h.max(v))
+        });
+    let range = f64::from(hi - lo).max(f64::MIN_POSITIVE);
+    let mse = r
+        .iter()
+        .zip(&t)
+        .map(|(a, b)| f64::from(a - b).powi(2))
+        .sum::<f64>()
+        / r.len().max(1) as f64;
+    let ssim_value = if is_phase {
+        let to_unit =
+            |a: &Array2<f32>| a.mapv(|v| (v + std::f32::consts::PI) / (2.0 * std::f32::consts::PI));
+        ssim(&to_unit(recon), &to_unit(truth), 1.0)
+    } else {
+        ssim(recon, truth, range)
+    };
+    let curve = frc(recon, truth);
+    ChannelScores {
+        mae: mean_abs_error(&r, &t),
+        psnr_db: 10.0 * (range * range / mse.max(f64::MIN_POSITIVE)).log10(),
+        ssim: ssim_value,
+        pearson: pearson(&r, &t),
+        frc_half_bit: curve
+            .as_ref()
+            .map(super::frc::FrcCurve::half_bit_resolution),
+        frc50: curve.as_ref().map(super::frc::FrcCurve::frc50),
+    }
+}
+
+/// Compares `recon` (pixel (0, 0) at object coordinates `recon_origin_px`) with `truth` over the
+/// bounding box of `positions_px`. With `register`, the reconstruction is first shifted by the
+/// sub-pixel phase cross-correlation of the amplitudes, and the border the shift exposes is
+/// trimmed. `None` when the regions do not overlap.
+pub fn evaluate(
+    recon: &Array2<Complex32>,
+    recon_origin_px: [f64; 2],
+    truth: &Array2<Complex32>,
+    positions_px: &[[f64; 2]],
+    register: bool,
+) -> Option<Evaluation> {
+    let (mut r, mut t) = crop_to_scan(recon, recon_origin_px, truth, positions_px)?;
+    let mut shift = [0.0, 0.0];
+    if register {
+        let amplitude = |a: &Array2<Complex32>| a.mapv(Complex32::norm);
+        if let Some(found) = phase_cross_correlation(&amplitude(&t), &amplitude(&r)) {
+            shift = found;
+            r = shift_bilinear(&r, shift);
+            let margin = shift[0].abs().max(shift[1].abs()).ceil() as usize + 1;
+            let (h, w) = r.dim();
+            if h > 2 * margin + 8 && w > 2 * margin + 8 {
+                r = r
+                    .slice(s![margin..h - margin, margin..w - margin])
+                    .to_owned();
+                t = t
+                    .slice(s![margin..h - margin, margin..w - margin])
+                    .to_owned();
+            }
+        }
+    }
+    let pair = align(&r, &t);
+    Some(Evaluation {
+        amplitude: scores(&pair.recon_amplitude, &pair.truth_amplitude, false),
+        phase: scores(&pair.recon_phase, &pair.truth_phase, true),
+        shift_px: shift,
+        region_px: [r.nrows(), r.ncols()],
+    })
+}
