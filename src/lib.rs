@@ -14,6 +14,8 @@
 //!   Uses Burn only.
 //! - [`model`]: the reference CNN (encoder, amplitude and phase decoders, border branch) as Burn
 //!   Module + Config pairs. Uses Burn only.
+//! - [`infer`]: stitching predicted patches into an object (so far plain arrays; uses `data` in
+//!   tests only).
 //! - [`cli`]: the command line. Uses everything above; nothing uses it.
 //!
 //! `io`, `data`, `metrics` and `epie` know nothing of Burn or egui; `physics` and `model` know Burn, not egui.
@@ -23,6 +25,7 @@ pub mod data;
 pub mod epie;
 pub mod fft;
 pub mod filter;
+pub mod infer;
 pub mod io;
 pub mod metrics;
 pub mod model;
