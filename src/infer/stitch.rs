@@ -6,7 +6,7 @@
 //! central M × M starts at (x − M/2, y − M/2): content goes to +position, the reference's
 //! TensorFlow sign.
 
-use ndarray::{Array2, ArrayView2};
+use ndarray::{Array2, ArrayRef2};
 use num_complex::Complex32;
 
 /// The central crop size M for pattern size N: 20 at N = 64 (the reference), scaled with N.
@@ -60,7 +60,7 @@ impl Stitcher {
     }
 
     /// Adds one predicted N × N patch centred at `position_px`.
-    pub fn add(&mut self, patch: ArrayView2<'_, Complex32>, position_px: [f64; 2]) {
+    pub fn add(&mut self, patch: &ArrayRef2<Complex32>, position_px: [f64; 2]) {
         let (n, _) = patch.dim();
         let m = self.crop.min(n);
         let start = (n - m) / 2;
@@ -133,7 +133,7 @@ mod tests {
             .collect();
         let mut stitcher = Stitcher::new(&positions, default_crop(32));
         for p in &positions {
-            stitcher.add(extract_patch(&object, *p, 32).view(), *p);
+            stitcher.add(&extract_patch(&object, *p, 32), *p);
         }
         let stitched = stitcher.object();
         let [ox, oy] = stitcher.origin_px();
@@ -148,7 +148,7 @@ mod tests {
             }
         }
         println!("stitched vs true object: max error {worst}");
-        assert!(worst < 0.02, "max error {worst}");
+        assert!(worst < 0.005, "max error {worst}"); // measured 0.0018
         assert!(
             stitcher.coverage().iter().any(|&w| w == 0.0),
             "the canvas has an uncovered border"
