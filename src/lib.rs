@@ -6,9 +6,10 @@
 //!   else here.
 //! - [`fft`]: orthonormal CPU 2-D FFTs (rustfft). Depends on nothing else here.
 //! - [`filter`]: Gaussian blur. Depends on nothing else here.
+//! - [`geometry`]: bounding boxes and bilinear sampling. Depends on nothing else here.
 //! - [`data`]: the validated [`data::Dataset`], loading with convention checks, grouping,
 //!   normalisation, synthetic data, reconstructions on disk. Uses `io`, `fft`.
-//! - [`metrics`]: alignment and comparison with a ground truth. Plain arrays; uses `fft`, `filter`.
+//! - [`metrics`]: alignment and comparison with a ground truth. Plain arrays; uses `fft`, `filter`, `geometry`.
 //! - [`epie`]: the CPU ePIE baseline. Uses `data`, `fft`.
 //! - [`physics`]: the differentiable forward model in Burn (DFT, translation, merge, losses).
 //!   Uses Burn only.
@@ -25,6 +26,7 @@ pub mod data;
 pub mod epie;
 pub mod fft;
 pub mod filter;
+pub mod geometry;
 pub mod infer;
 pub mod io;
 pub mod metrics;

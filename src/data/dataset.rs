@@ -210,22 +210,8 @@ impl Dataset {
 
     /// Scan extent `[min_x, max_x, min_y, max_y]` of the patch centres, object pixels.
     pub fn scan_extent_px(&self) -> [f64; 4] {
-        self.positions_px.iter().fold(
-            [
-                f64::INFINITY,
-                f64::NEG_INFINITY,
-                f64::INFINITY,
-                f64::NEG_INFINITY,
-            ],
-            |e, p| {
-                [
-                    e[0].min(p[0]),
-                    e[1].max(p[0]),
-                    e[2].min(p[1]),
-                    e[3].max(p[1]),
-                ]
-            },
-        )
+        // Positions are validated finite and non-empty, so the box exists.
+        crate::geometry::bounding_box(&self.positions_px).unwrap_or([0.0; 4])
     }
 
     /// A new dataset holding the patterns at `indices`, in that order (same probe and object).

@@ -13,6 +13,7 @@ use super::detect::fftshift;
 use super::{Dataset, DatasetError, DatasetParts};
 use crate::fft::Fft2;
 use crate::filter::gaussian_blur;
+use crate::geometry::bilinear_sample;
 
 /// Where the scan positions go.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
@@ -140,25 +141,10 @@ pub fn extract_patch(
     position: [f64; 2],
     n: usize,
 ) -> Array2<Complex32> {
-    let (h, w) = object.dim();
     let top = position[1] - (n / 2) as f64;
     let left = position[0] - (n / 2) as f64;
-    let (r0, c0) = (top.floor(), left.floor());
-    let (fr, fc) = ((top - r0) as f32, (left - c0) as f32);
-    let at = |r: isize, c: isize| -> Complex32 {
-        if r >= 0 && c >= 0 && (r as usize) < h && (c as usize) < w {
-            object[[r as usize, c as usize]]
-        } else {
-            Complex32::default()
-        }
-    };
     Array2::from_shape_fn((n, n), |(i, j)| {
-        let r = r0 as isize + i as isize;
-        let c = c0 as isize + j as isize;
-        at(r, c) * ((1.0 - fr) * (1.0 - fc))
-            + at(r, c + 1) * ((1.0 - fr) * fc)
-            + at(r + 1, c) * (fr * (1.0 - fc))
-            + at(r + 1, c + 1) * (fr * fc)
+        bilinear_sample(object, top + i as f64, left + j as f64)
     })
 }
 

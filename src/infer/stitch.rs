@@ -28,21 +28,7 @@ impl Stitcher {
     /// A canvas for `positions_px` (`[x, y]`, object pixels) and crops of `crop` pixels.
     pub fn new(positions_px: &[[f64; 2]], crop: usize) -> Self {
         let half = crop as f64 / 2.0;
-        let (mut x0, mut x1, mut y0, mut y1) = (
-            f64::INFINITY,
-            f64::NEG_INFINITY,
-            f64::INFINITY,
-            f64::NEG_INFINITY,
-        );
-        for p in positions_px {
-            x0 = x0.min(p[0]);
-            x1 = x1.max(p[0]);
-            y0 = y0.min(p[1]);
-            y1 = y1.max(p[1]);
-        }
-        if !x0.is_finite() {
-            (x0, x1, y0, y1) = (0.0, 0.0, 0.0, 0.0);
-        }
+        let [x0, x1, y0, y1] = crate::geometry::bounding_box(positions_px).unwrap_or([0.0; 4]);
         let origin_px = [(x0 - half).floor() - 1.0, (y0 - half).floor() - 1.0];
         let cols = (x1 + half + 2.0 - origin_px[0]).ceil() as usize + 1;
         let rows = (y1 + half + 2.0 - origin_px[1]).ceil() as usize + 1;

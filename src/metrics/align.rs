@@ -26,18 +26,7 @@ pub fn crop_to_scan(
     truth: &Array2<Complex32>,
     positions_px: &[[f64; 2]],
 ) -> Option<(Array2<Complex32>, Array2<Complex32>)> {
-    let (mut x0, mut x1, mut y0, mut y1) = (
-        f64::INFINITY,
-        f64::NEG_INFINITY,
-        f64::INFINITY,
-        f64::NEG_INFINITY,
-    );
-    for p in positions_px {
-        x0 = x0.min(p[0]);
-        x1 = x1.max(p[0]);
-        y0 = y0.min(p[1]);
-        y1 = y1.max(p[1]);
-    }
+    let [x0, x1, y0, y1] = crate::geometry::bounding_box(positions_px)?;
     let (ox, oy) = (
         recon_origin_px[0].round() as i64,
         recon_origin_px[1].round() as i64,

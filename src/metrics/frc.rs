@@ -38,6 +38,21 @@ impl FrcCurve {
     }
 }
 
+/// The spectrum (orthonormal FFT, DC at index 0) of the centred `n × n` crop of `image` with
+/// its mean removed. `n` must not exceed either side.
+pub(crate) fn centred_square_spectrum(image: &Array2<f32>, n: usize, fft: &Fft2) -> Vec<Complex32> {
+    let (h, w) = image.dim();
+    let (top, left) = ((h - n) / 2, (w - n) / 2);
+    let crop = image.slice(s![top..top + n, left..left + n]);
+    let mean = crop.mean().unwrap_or(0.0);
+    let mut data: Vec<Complex32> = crop
+        .iter()
+        .map(|&v| Complex32::new(v - mean, 0.0))
+        .collect();
+    fft.forward(&mut data);
+    data
+}
+
 /// The FRC of `a` and `b` on their largest centred even square (means removed).
 /// `None` for images under 8 × 8 or of different shapes.
 pub fn frc(a: &Array2<f32>, b: &Array2<f32>) -> Option<FrcCurve> {
@@ -46,17 +61,8 @@ pub fn frc(a: &Array2<f32>, b: &Array2<f32>) -> Option<FrcCurve> {
     if a.dim() != b.dim() || n < 8 {
         return None;
     }
-    let (top, left) = ((h - n) / 2, (w - n) / 2);
-    let spectrum = |img: &Array2<f32>| -> Vec<Complex32> {
-        let crop = img.slice(s![top..top + n, left..left + n]);
-        let mean = crop.mean().unwrap_or(0.0);
-        let mut data: Vec<Complex32> = crop
-            .iter()
-            .map(|&v| Complex32::new(v - mean, 0.0))
-            .collect();
-        Fft2::new(n, false).forward(&mut data);
-        data
-    };
+    let fft = Fft2::new(n, false);
+    let spectrum = |img: &Array2<f32>| centred_square_spectrum(img, n, &fft);
     let (fa, fb) = (spectrum(a), spectrum(b));
     let rings = n / 2;
     let (mut cross, mut pa, mut pb, mut count) = (

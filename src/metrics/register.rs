@@ -2,10 +2,12 @@
 //! cross-power spectrum's inverse, refined by a parabola through the peak and its neighbours on
 //! each axis.
 
-use ndarray::{Array2, s};
+use ndarray::Array2;
 use num_complex::Complex32;
 
+use super::frc::centred_square_spectrum;
 use crate::fft::Fft2;
+use crate::geometry::bilinear_sample;
 
 /// The shift `[dx, dy]` (pixels) that, applied to `moving` (content moved by +shift), best
 /// aligns it with `reference`. Both images are cropped to their largest centred even square.
@@ -16,18 +18,8 @@ pub fn phase_cross_correlation(reference: &Array2<f32>, moving: &Array2<f32>) ->
     if reference.dim() != moving.dim() || n < 8 {
         return None;
     }
-    let (top, left) = ((h - n) / 2, (w - n) / 2);
     let fft = Fft2::new(n, false);
-    let spectrum = |img: &Array2<f32>| -> Vec<Complex32> {
-        let crop = img.slice(s![top..top + n, left..left + n]);
-        let mean = crop.mean().unwrap_or(0.0);
-        let mut data: Vec<Complex32> = crop
-            .iter()
-            .map(|&v| Complex32::new(v - mean, 0.0))
-            .collect();
-        fft.forward(&mut data);
-        data
-    };
+    let spectrum = |img: &Array2<f32>| centred_square_spectrum(img, n, &fft);
     let (fr, fm) = (spectrum(reference), spectrum(moving));
     let mut cross: Vec<Complex32> = fr
         .iter()
@@ -69,23 +61,8 @@ pub fn phase_cross_correlation(reference: &Array2<f32>, moving: &Array2<f32>) ->
 
 /// Moves the content of `image` by `[dx, dy]` (bilinear, zero fill).
 pub fn shift_bilinear(image: &Array2<Complex32>, shift: [f64; 2]) -> Array2<Complex32> {
-    let (h, w) = image.dim();
-    let at = |r: i64, c: i64| -> Complex32 {
-        if r >= 0 && c >= 0 && (r as usize) < h && (c as usize) < w {
-            image[[r as usize, c as usize]]
-        } else {
-            Complex32::default()
-        }
-    };
-    Array2::from_shape_fn((h, w), |(r, c)| {
-        let (y, x) = (r as f64 - shift[1], c as f64 - shift[0]);
-        let (y0, x0) = (y.floor(), x.floor());
-        let (fy, fx) = ((y - y0) as f32, (x - x0) as f32);
-        let (y0, x0) = (y0 as i64, x0 as i64);
-        at(y0, x0) * ((1.0 - fy) * (1.0 - fx))
-            + at(y0, x0 + 1) * ((1.0 - fy) * fx)
-            + at(y0 + 1, x0) * (fy * (1.0 - fx))
-            + at(y0 + 1, x0 + 1) * (fy * fx)
+    Array2::from_shape_fn(image.dim(), |(r, c)| {
+        bilinear_sample(image, r as f64 - shift[1], c as f64 - shift[0])
     })
 }
 
