@@ -82,6 +82,32 @@ fn the_valid_file_loads() {
     let loaded = load(&path, &LoadOptions::default()).unwrap();
     assert_eq!((loaded.dataset.len(), loaded.dataset.n()), (M, N));
     assert!(loaded.notes.is_empty(), "{:?}", loaded.notes);
+
+    // float64 patterns and a complex128 object load the same.
+    let wide = replace(
+        valid(),
+        "diff3d",
+        Value::F64(amplitudes().mapv(f64::from).into_dyn()),
+    );
+    let object = ndarray::Array2::from_elem((80, 90), num_complex::Complex64::new(0.5, -0.25));
+    let mut w = NpzWriter::create(&dir.path().join("wide.npz")).unwrap();
+    for (key, value) in &wide {
+        match value {
+            Value::F32(a) => w.add(key, a),
+            Value::F64(a) => w.add(key, a),
+            Value::U16(a) => w.add(key, a),
+            Value::C64(a) => w.add(key, a),
+        }
+        .unwrap();
+    }
+    w.add("objectGuess", &object).unwrap();
+    w.finish().unwrap();
+    let loaded = load(&dir.path().join("wide.npz"), &LoadOptions::default()).unwrap();
+    assert_eq!(loaded.dataset.diffraction(), &amplitudes());
+    assert_eq!(
+        loaded.dataset.object().unwrap()[[3, 4]],
+        Complex32::new(0.5, -0.25)
+    );
 }
 
 #[test]
