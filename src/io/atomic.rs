@@ -45,10 +45,14 @@ impl AtomicFile {
 
     /// Flushes to disk and renames the temporary file over the target.
     pub fn commit(mut self) -> io::Result<()> {
-        if let Some(file) = self.file.take() {
+        if let Some(file) = self.file.as_ref() {
             file.sync_all()?;
         }
-        fs::rename(&self.temp, &self.target)
+        // Dropping the handle marks the file committed; a failed rename still removes it.
+        self.file = None;
+        fs::rename(&self.temp, &self.target).inspect_err(|_| {
+            let _ = fs::remove_file(&self.temp);
+        })
     }
 }
 
