@@ -15,14 +15,19 @@
 //!   Uses Burn only.
 //! - [`model`]: the reference CNN (encoder, amplitude and phase decoders, border branch) as Burn
 //!   Module + Config pairs. Uses Burn only.
-//! - [`infer`]: stitching predicted patches into an object (so far plain arrays; uses `data` in
-//!   tests only).
+//! - [`device`]: the CPU or GPU Burn device ([`device::DeviceChoice`]). Uses Burn only.
+//! - [`infer`]: running a network over a scan in streamed batches and stitching its patches.
+//!   Uses `data`, `model`.
+//! - [`train`]: the training loop, its events and schedule, the model directory. Uses `data`,
+//!   `io`, `physics`, `model`, `infer`.
 //! - [`cli`]: the command line. Uses everything above; nothing uses it.
 //!
-//! `io`, `data`, `metrics` and `epie` know nothing of Burn or egui; `physics` and `model` know Burn, not egui.
+//! `io`, `data`, `metrics` and `epie` know nothing of Burn or egui; `physics`, `model`, `infer`
+//! and `train` know Burn, not egui.
 
 pub mod cli;
 pub mod data;
+pub mod device;
 pub mod epie;
 pub mod fft;
 pub mod filter;
@@ -32,3 +37,4 @@ pub mod io;
 pub mod metrics;
 pub mod model;
 pub mod physics;
+pub mod train;

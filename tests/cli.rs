@@ -187,6 +187,23 @@ fn failures_exit_non_zero_with_one_line() {
             "--n",
             "100",
         ],
+        vec![
+            "infer",
+            "--model-path",
+            dir.path().to_str().unwrap(),
+            "--test-data",
+            junk.to_str().unwrap(),
+            "--output-dir",
+            dir.path().to_str().unwrap(),
+        ],
+        vec![
+            "train",
+            "--train-data-file",
+            junk.to_str().unwrap(),
+            "--output-dir",
+            dir.path().to_str().unwrap(),
+        ],
+        vec!["evaluate", junk.to_str().unwrap(), junk.to_str().unwrap()],
     ] {
         let out = ptychostudio(&args);
         assert!(!out.status.success(), "{args:?} must fail");
@@ -198,10 +215,137 @@ fn failures_exit_non_zero_with_one_line() {
 
 #[test]
 fn every_subcommand_help_has_an_example() {
-    for sub in ["inspect", "simulate", "epie"] {
+    for sub in [
+        "inspect", "simulate", "epie", "train", "infer", "evaluate", "bench",
+    ] {
         let out = ptychostudio(&[sub, "--help"]);
         let text = String::from_utf8_lossy(&out.stdout);
         assert!(text.contains("Example: ptychostudio"), "{sub}: {text}");
         assert!(text.contains("--quiet"), "{sub}");
     }
+}
+
+#[test]
+fn train_infer_evaluate_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let (train, test) = (dir.path().join("train.npz"), dir.path().join("test.npz"));
+    assert!(simulate(&train, "3").status.success());
+    assert!(simulate(&test, "4").status.success());
+    let run = dir.path().join("run");
+    let s = |p: &Path| p.to_str().unwrap().to_owned();
+    let out = ptychostudio(&[
+        "train",
+        "--train-data-file",
+        &s(&train),
+        "--test-data-file",
+        &s(&test),
+        "--output-dir",
+        &s(&run),
+        "--nepochs",
+        "1",
+        "--n-groups",
+        "24",
+        "--batch-size",
+        "8",
+        "--n-filters-scale",
+        "1",
+        "--quiet",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    for file in [
+        "model/config.json",
+        "model/model.bpk",
+        "model/probe.npz",
+        "model/history.json",
+        "metrics.csv",
+        "reconstructed_amplitude.png",
+        "reconstructed_phase.png",
+        "reconstructed_reconstruction.npz",
+        "reconstructed_product.npz",
+        "reconstructed_metrics.json",
+    ] {
+        assert!(run.join(file).is_file(), "{file} missing");
+    }
+    let config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("model/config.json")).unwrap())
+            .unwrap();
+    assert_eq!(config["config"]["n_filters_scale"], 1);
+    assert_eq!(config["config"]["n_groups"], 24);
+    assert!(config["normalization_factor"].as_f64().unwrap() > 0.0);
+
+    // --no-metrics-log writes no metrics.csv.
+    let quiet_run = dir.path().join("quiet");
+    let out = ptychostudio(&[
+        "train",
+        "--train-data-file",
+        &s(&train),
+        "--output-dir",
+        &s(&quiet_run),
+        "--nepochs",
+        "1",
+        "--n-groups",
+        "16",
+        "--batch-size",
+        "8",
+        "--n-filters-scale",
+        "1",
+        "--no-metrics-log",
+        "--quiet",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(quiet_run.join("model/config.json").is_file());
+    assert!(!quiet_run.join("metrics.csv").exists());
+
+    // Inference from the run directory, then evaluation of what it wrote.
+    let infer_dir = dir.path().join("infer");
+    let out = ptychostudio(&[
+        "infer",
+        "--model-path",
+        &s(&run),
+        "--test-data",
+        &s(&test),
+        "--output-dir",
+        &s(&infer_dir),
+        "--quiet",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let recon = infer_dir.join("reconstructed_reconstruction.npz");
+    assert!(infer_dir.join("reconstructed_phase.png").is_file());
+    let out = ptychostudio(&["evaluate", &s(&recon), &s(&test), "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let e: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(e["amplitude"]["mae"].as_f64().unwrap().is_finite());
+    assert!(e["phase"]["ssim"].is_number() || e["phase"]["ssim"].is_null());
+    // The same figures as infer wrote.
+    let written: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(infer_dir.join("reconstructed_metrics.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(written["amplitude"]["mae"], e["amplitude"]["mae"]);
+}
+
+#[test]
+fn wgpu_without_a_gpu_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let train = dir.path().join("train.npz");
+    assert!(simulate(&train, "3").status.success());
+    let out = ptychostudio(&[
+        "train",
+        "--train-data-file",
+        train.to_str().unwrap(),
+        "--output-dir",
+        dir.path().join("run").to_str().unwrap(),
+        "--nepochs",
+        "0",
+        "--device",
+        "wgpu",
+        "--quiet",
+    ]);
+    if out.status.success() {
+        println!("this machine has a GPU adapter: nothing to check");
+        return;
+    }
+    let err = stderr(&out);
+    assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
+    assert!(err.contains("--device cpu"), "{err}");
 }

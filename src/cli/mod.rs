@@ -1,9 +1,14 @@
 //! The command line: one subcommand per job, all calling the library.
 
+mod bench;
 mod epie;
+mod evaluate;
+mod infer;
 mod inspect;
 mod progress;
+mod reconstruct;
 mod simulate;
+mod train;
 
 use std::path::PathBuf;
 
@@ -37,6 +42,10 @@ impl Cli {
             Some(Command::Inspect(a)) => a.common.quiet,
             Some(Command::Simulate(a)) => a.common.quiet,
             Some(Command::Epie(a)) => a.common.quiet,
+            Some(Command::Train(a)) => a.common.quiet,
+            Some(Command::Infer(a)) => a.common.quiet,
+            Some(Command::Evaluate(a)) => a.common.quiet,
+            Some(Command::Bench(a)) => a.common.quiet,
             None => false,
         }
     }
@@ -57,6 +66,23 @@ pub enum Command {
     ///
     /// Example: ptychostudio epie ../shared/data/siemens_star_tike.npz --iterations 15 --output-dir out/epie
     Epie(epie::EpieArgs),
+    /// Train the network on a scan (self-supervised: Poisson likelihood of the measured counts)
+    /// and save the model directory.
+    ///
+    /// Example: ptychostudio train --train-data-file sim.npz --test-data-file sim_test.npz --output-dir out/run --nepochs 30
+    Train(Box<train::TrainArgs>),
+    /// Reconstruct a scan with a trained model in one forward pass and stitch the object.
+    ///
+    /// Example: ptychostudio infer --model-path out/run --test-data sim_test.npz --output-dir out/infer
+    Infer(infer::InferArgs),
+    /// Compare a reconstruction with the true object (§7 alignment; MAE, PSNR, SSIM, FRC, Pearson).
+    ///
+    /// Example: ptychostudio evaluate out/infer/reconstructed_reconstruction.npz sim_test.npz --json
+    Evaluate(evaluate::EvaluateArgs),
+    /// Measure training and inference speed in patterns per second.
+    ///
+    /// Example: ptychostudio bench --device wgpu --output bench.json
+    Bench(bench::BenchArgs),
 }
 
 /// Flags every subcommand takes.
@@ -109,6 +135,10 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Inspect(args)) => inspect::run(&args),
         Some(Command::Simulate(args)) => simulate::run(&args),
         Some(Command::Epie(args)) => epie::run(&args),
+        Some(Command::Train(args)) => train::run(&args),
+        Some(Command::Infer(args)) => infer::run(&args),
+        Some(Command::Evaluate(args)) => evaluate::run(&args),
+        Some(Command::Bench(args)) => bench::run(&args),
         None => {
             if let Some(file) = &cli.file {
                 eprintln!(

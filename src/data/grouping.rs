@@ -144,6 +144,34 @@ impl Groups {
         out
     }
 
+    /// The diffraction of the groups `rows` (in that order), `[rows.len(), c, n, n]`, unnormalised.
+    pub fn diffraction_rows(&self, dataset: &Dataset, rows: &[usize]) -> Array4<f32> {
+        let n = dataset.n();
+        let c = self.channels();
+        let mut out = Array4::<f32>::zeros((rows.len(), c, n, n));
+        for (b, &row) in rows.iter().enumerate() {
+            for ch in 0..c {
+                out.slice_mut(s![b, ch, .., ..])
+                    .assign(&dataset.pattern(self.indices[[row, ch]]));
+            }
+        }
+        out
+    }
+
+    /// `coords_relative` of the groups `rows`, one `[x, y]` per channel (`rows.len() · c`).
+    pub fn coords_relative_rows(&self, rows: &[usize]) -> Vec<[f64; 2]> {
+        rows.iter()
+            .flat_map(|&row| {
+                (0..self.channels()).map(move |ch| {
+                    [
+                        self.coords_relative[[row, ch, 0]],
+                        self.coords_relative[[row, ch, 1]],
+                    ]
+                })
+            })
+            .collect()
+    }
+
     /// The normalisation factor over all channels of all groups (physics.md §2, step 4).
     pub fn normalization_factor(&self, dataset: &Dataset) -> Option<f64> {
         let flat: Vec<usize> = self.indices.iter().copied().collect();

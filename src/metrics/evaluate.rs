@@ -36,6 +36,10 @@ pub struct Evaluation {
     pub phase: ChannelScores,
     /// The registration shift applied to the reconstruction `[dx, dy]`, pixels.
     pub shift_px: [f64; 2],
+    /// False when registration was not asked for, or found a shift beyond
+    /// [`MAX_REGISTRATION_FRACTION`] of the region (then none is applied: a shift that large
+    /// means the images do not match, and hiding it would flatter a broken reconstruction).
+    pub registered: bool,
     /// Rows × columns compared.
     pub region_px: [usize; 2],
 }
@@ -75,6 +79,9 @@ fn scores(recon: &Array2<f32>, truth: &Array2<f32>, is_phase: bool) -> ChannelSc
     }
 }
 
+/// The largest registration shift applied, as a fraction of the region's smaller side.
+pub const MAX_REGISTRATION_FRACTION: f64 = 0.125;
+
 /// Compares `recon` (pixel (0, 0) at object coordinates `recon_origin_px`) with `truth` over the
 /// bounding box of `positions_px`. With `register`, the reconstruction is first shifted by the
 /// sub-pixel phase cross-correlation of the amplitudes, and the border the shift exposes is
@@ -88,9 +95,14 @@ pub fn evaluate(
 ) -> Option<Evaluation> {
     let (mut r, mut t) = crop_to_scan(recon, recon_origin_px, truth, positions_px)?;
     let mut shift = [0.0, 0.0];
+    let mut registered = false;
     if register {
         let amplitude = |a: &Array2<Complex32>| a.mapv(Complex32::norm);
-        if let Some(found) = phase_cross_correlation(&amplitude(&t), &amplitude(&r)) {
+        let limit = MAX_REGISTRATION_FRACTION * r.nrows().min(r.ncols()) as f64;
+        if let Some(found) = phase_cross_correlation(&amplitude(&t), &amplitude(&r))
+            .filter(|f| f[0].abs() <= limit && f[1].abs() <= limit)
+        {
+            registered = true;
             shift = found;
             r = shift_bilinear(&r, shift);
             let margin = shift[0].abs().max(shift[1].abs()).ceil() as usize + 1;
@@ -110,6 +122,7 @@ pub fn evaluate(
         amplitude: scores(&pair.recon_amplitude, &pair.truth_amplitude, false),
         phase: scores(&pair.recon_phase, &pair.truth_phase, true),
         shift_px: shift,
+        registered,
         region_px: [r.nrows(), r.ncols()],
     })
 }

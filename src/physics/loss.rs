@@ -16,6 +16,33 @@ pub fn poisson_nll(predicted: Tensor<4>, observed: Tensor<4>) -> Tensor<1> {
     (predicted.clone() - observed * predicted.add_scalar(LOG_EPSILON).log()).mean()
 }
 
+/// Mean over all pixels of λ − k − k·ln((λ + ε)/(k + ε)): the Poisson NLL of [`poisson_nll`] minus
+/// the per-pixel constant k − k·ln k, so it has the same gradient but sits near zero at a good
+/// fit, where f32 resolves it (the NLL itself is ≈ −k ln k per pixel, millions at 1e9 photons,
+/// and its f32 mean is quantised to about 0.25). Near a fit the logarithm is taken as
+/// log1p((λ − k)/(k + ε)); where λ < k/2 (far from it, precision no longer matters, and log1p
+/// would reach −1) as ln(λ + ε) − ln(k + ε). Both branches stay finite, so neither poisons the
+/// gradient of the other.
+///
+/// # Shapes
+/// - predicted, observed: `[b, c, n, n]` counts → `[1]`
+pub fn poisson_deviance(predicted: Tensor<4>, observed: Tensor<4>) -> Tensor<1> {
+    let denominator = observed.clone().add_scalar(LOG_EPSILON);
+    let ratio = (predicted.clone() - observed.clone()) / denominator.clone();
+    let near = ratio.clone().greater_elem(-0.5);
+    let close = ratio.clamp_min(-0.5).log1p();
+    let far = predicted.clone().add_scalar(LOG_EPSILON).log() - denominator.log();
+    let log_ratio = far.mask_where(near, close);
+    (predicted - observed.clone() - observed * log_ratio).mean()
+}
+
+/// lnΓ(k + 1) − k·ln k + k: what [`poisson_deviance`] leaves out of the full negative
+/// log-likelihood λ − k·ln λ + lnΓ(k + 1), for one count (f64; ≈ ½·ln(2πk) for large k).
+pub fn deviance_offset(k: f64) -> f64 {
+    let k_ln_k = if k > 0.0 { k * k.ln() } else { 0.0 };
+    libm::lgamma(k + 1.0) - k_ln_k + k
+}
+
 /// lnΓ(k + 1) of every observed count, computed on the host (the counts are data).
 pub fn log_factorial(counts: &[f32]) -> Vec<f32> {
     counts
@@ -110,5 +137,47 @@ mod tests {
         let at =
             |scale: f32| poisson_nll(k.clone().mul_scalar(scale), k.clone()).into_scalar::<f32>();
         assert!(at(1.0) < at(0.9) && at(1.0) < at(1.1));
+    }
+
+    #[test]
+    fn deviance_is_the_nll_less_a_constant_and_zero_at_a_perfect_fit() {
+        let device = Device::flex();
+        let counts = [0.0f32, 1.0, 3.0, 250.0];
+        let k = Tensor::<4>::from_data(TensorData::new(counts.to_vec(), [1, 1, 2, 2]), &device);
+        let lambda = Tensor::<4>::from_data(
+            TensorData::new(vec![0.5f32, 2.0, 3.5, 240.0], [1, 1, 2, 2]),
+            &device,
+        );
+        let deviance = poisson_deviance(lambda.clone(), k.clone()).into_scalar::<f32>();
+        let nll = poisson_nll(lambda, k.clone()).into_scalar::<f32>();
+        let shift: f64 = counts
+            .iter()
+            .map(|&k| {
+                let k = f64::from(k);
+                if k > 0.0 { k * k.ln() - k } else { 0.0 }
+            })
+            .sum::<f64>()
+            / 4.0;
+        assert!((f64::from(nll) + shift - f64::from(deviance)).abs() < 1e-4);
+        let perfect = poisson_deviance(k.clone(), k.clone()).into_scalar::<f32>();
+        assert!(perfect.abs() < 1e-6, "{perfect}");
+        // λ = 0 where k > 0: finite, with a finite gradient pushing λ up.
+        let device = Device::flex().autodiff();
+        let zero = Tensor::<4>::zeros([1, 1, 2, 2], &device).require_grad();
+        let k = k.to_device(&device).autodiff();
+        let loss = poisson_deviance(zero.clone(), k);
+        assert!(loss.clone().into_scalar::<f32>().is_finite());
+        let grad = zero
+            .grad(&loss.backward())
+            .unwrap()
+            .try_into_vec_as::<f32>()
+            .unwrap();
+        assert!(grad.iter().all(|g| g.is_finite()), "{grad:?}");
+        assert!(grad[1] < 0.0, "{grad:?}");
+        // The full NLL of one count: λ − k ln λ + lnΓ(k + 1) = deviance + offset.
+        let (kk, lam) = (3.0f64, 3.5f64);
+        let full = lam - kk * lam.ln() + libm::lgamma(kk + 1.0);
+        let dev = lam - kk - kk * (lam / kk).ln();
+        assert!((dev + deviance_offset(kk) - full).abs() < 1e-12);
     }
 }

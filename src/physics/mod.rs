@@ -16,3 +16,4 @@ pub mod translate;
 pub use complex::CTensor;
 pub use dft::Dft2;
 pub use forward::{ForwardModel, MergeMode};
+pub use probe::probe_tensor;

@@ -37,3 +37,19 @@ pub fn normalize_probe(probe: &CTensor<2>, use_mask: bool) -> CTensor<2> {
         probe.clone()
     }
 }
+
+/// A host probe as a complex tensor on `device`.
+///
+/// # Shapes
+/// - probe: `[h, w]` → `[h, w]`
+pub fn probe_tensor(
+    probe: &ndarray::Array2<num_complex::Complex32>,
+    device: &Device,
+) -> CTensor<2> {
+    let (h, w) = probe.dim();
+    let part = |f: fn(&num_complex::Complex32) -> f32| {
+        let values: Vec<f32> = probe.iter().map(f).collect();
+        Tensor::<2>::from_data(TensorData::new(values, [h, w]), device)
+    };
+    CTensor::new(part(|c| c.re), part(|c| c.im))
+}

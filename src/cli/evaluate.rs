@@ -1,0 +1,119 @@
+//! `ptychostudio evaluate RECON TRUTH [--json]`
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use clap::Args;
+use ndarray::Ix2;
+use num_complex::Complex32;
+
+use super::{CommonArgs, LoadArgs};
+use crate::data::load;
+use crate::io::NpzReader;
+use crate::metrics::{Evaluation, evaluate};
+
+/// Arguments of `evaluate`.
+#[derive(Debug, Args)]
+pub struct EvaluateArgs {
+    /// The reconstruction: an NPZ with `objectGuess` and, as `infer` and `epie` write them,
+    /// `origin_x_px` / `origin_y_px` (the object coordinates of its pixel (0, 0); 0 when absent).
+    pub recon: PathBuf,
+    /// The scan with the true object (`objectGuess`); its positions define the scanned region.
+    pub truth: PathBuf,
+    /// Print the figures as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Skip the sub-pixel registration.
+    #[arg(long)]
+    pub no_register: bool,
+    #[command(flatten)]
+    pub load: LoadArgs,
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+fn read_recon(path: &Path) -> anyhow::Result<(ndarray::Array2<Complex32>, [f64; 2])> {
+    let mut npz =
+        NpzReader::open(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let array = npz
+        .read("objectGuess")
+        .with_context(|| format!("{}: no objectGuess", path.display()))?;
+    let shape = array.shape().to_vec();
+    let Some(object) = array
+        .to_c32()
+        .and_then(|a| a.into_dimensionality::<Ix2>().ok())
+    else {
+        bail!(
+            "{}: objectGuess has shape {shape:?}; expected a 2-D complex or real array",
+            path.display()
+        );
+    };
+    let mut origin = [0.0; 2];
+    for (slot, key) in origin.iter_mut().zip(["origin_x_px", "origin_y_px"]) {
+        if let Some(v) = npz.read_optional(key)? {
+            *slot = v
+                .as_scalar_f64()
+                .with_context(|| format!("{}: {key} is not a number", path.display()))?;
+        }
+    }
+    Ok((object, origin))
+}
+
+/// Logs the figures, one line per channel.
+pub fn log_evaluation(e: &Evaluation) {
+    let show = |v: Option<f64>| v.map_or_else(|| "-".to_owned(), |v| format!("{v:.4}"));
+    for (name, c) in [("amplitude", &e.amplitude), ("phase", &e.phase)] {
+        tracing::info!(
+            "{name:>9}: Pearson {} SSIM {} MAE {:.4} PSNR {:.2} dB (peak = truth's data range) \
+             FRC ½-bit {} FRC50 {} (fraction of Nyquist)",
+            show(c.pearson),
+            show(c.ssim),
+            c.mae,
+            c.psnr_db,
+            show(c.frc_half_bit),
+            show(c.frc50)
+        );
+    }
+    let registration = if e.registered {
+        format!(
+            "registered by ({:.2}, {:.2}) px",
+            e.shift_px[0], e.shift_px[1]
+        )
+    } else {
+        "not registered".to_owned()
+    };
+    tracing::info!(
+        "compared {} × {} px of the scanned region, {registration}; phase planes removed, \
+         amplitude scaled by the ratio of means",
+        e.region_px[0],
+        e.region_px[1],
+    );
+}
+
+/// Compares and prints.
+pub fn run(args: &EvaluateArgs) -> anyhow::Result<()> {
+    let (object, origin) = read_recon(&args.recon)?;
+    let loaded = load(&args.truth, &args.load.options())
+        .with_context(|| format!("cannot load {}", args.truth.display()))?;
+    let Some(truth) = loaded.dataset.object() else {
+        bail!(
+            "{}: no objectGuess, so there is nothing to compare with",
+            args.truth.display()
+        );
+    };
+    let Some(e) = evaluate(
+        &object,
+        origin,
+        truth,
+        loaded.dataset.positions_px(),
+        !args.no_register,
+    ) else {
+        bail!("the reconstruction and the scanned region of the truth do not overlap");
+    };
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&e)?);
+    } else {
+        log_evaluation(&e);
+    }
+    Ok(())
+}

@@ -1,0 +1,95 @@
+//! Running a model over a scan and writing what the reference's inference writes; shared by
+//! `infer` and by `train` with a test file.
+
+use std::path::Path;
+
+use anyhow::Context;
+use burn::prelude::*;
+use clap::Args;
+
+use super::progress::bar;
+use crate::data::Dataset;
+use crate::data::reconstruction::Reconstruction;
+use crate::infer::{InferOptions, reconstruct};
+use crate::io::atomic::write_atomic;
+use crate::metrics::evaluate;
+use crate::train::ModelBundle;
+
+/// Inference settings.
+#[derive(Debug, Clone, Args)]
+pub struct ReconstructArgs {
+    /// Groups per forward pass during inference.
+    #[arg(long, default_value_t = 64)]
+    pub infer_batch_size: usize,
+    /// Central M × M of each patch that is stitched [default: N · 20 / 64].
+    #[arg(long, value_name = "PX")]
+    pub crop: Option<usize>,
+}
+
+/// Reconstructs `dataset` with `bundle` and writes `reconstructed_amplitude.png`,
+/// `reconstructed_phase.png`, `reconstructed_reconstruction.npz` (objectGuess + origin),
+/// `reconstructed_product.npz`, and `reconstructed_metrics.json` when the scan has a true object.
+pub fn write_reconstruction(
+    bundle: &ModelBundle,
+    dataset: &Dataset,
+    dir: &Path,
+    args: &ReconstructArgs,
+    device: &Device,
+    quiet: bool,
+) -> anyhow::Result<()> {
+    let config = &bundle.manifest.config;
+    let options = InferOptions {
+        batch_size: args.infer_batch_size.max(1),
+        gridsize: config.gridsize,
+        neighbor_count: config.neighbor_count,
+        seed: config.seed,
+        crop: args.crop,
+    };
+    let progress = bar(dataset.len() as u64, quiet, "infer");
+    let network = bundle.network.valid();
+    let stitched = reconstruct(&network, dataset, &options, device, |done, total, _| {
+        progress.set_length(total as u64);
+        progress.set_position(done as u64);
+        true
+    })
+    .context("inference failed")?;
+    progress.finish_and_clear();
+    tracing::info!(
+        "{} patterns in {:.2} s ({:.0} patterns/s)",
+        stitched.patterns,
+        stitched.duration_secs,
+        stitched.patterns as f64 / stitched.duration_secs.max(1e-9)
+    );
+    let recon = Reconstruction {
+        object: stitched.object,
+        probe: bundle.probe.clone(),
+        origin_px: stitched.origin_px,
+        costs: bundle.history.iter().map(|r| r.train_loss).collect(),
+        method: "PtychoPINN".into(),
+    };
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let files = recon
+        .write_all(dataset, dir, "reconstructed")
+        .context("cannot write the reconstruction")?;
+    tracing::info!(
+        "wrote {}, {} and {}",
+        files.amplitude_png.display(),
+        files.phase_png.display(),
+        files.npz.display()
+    );
+    if let Some(truth) = dataset.object()
+        && let Some(e) = evaluate(
+            &recon.object,
+            recon.origin_px,
+            truth,
+            dataset.positions_px(),
+            true,
+        )
+    {
+        super::evaluate::log_evaluation(&e);
+        let path = dir.join("reconstructed_metrics.json");
+        write_atomic(&path, serde_json::to_string_pretty(&e)?.as_bytes())
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    Ok(())
+}

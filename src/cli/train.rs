@@ -1,0 +1,274 @@
+//! `ptychostudio train --train-data-file FILE --output-dir DIR`
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use anyhow::{Context, bail};
+use clap::Args;
+
+use super::progress::{bar, stop_flag};
+use super::reconstruct::{ReconstructArgs, write_reconstruction};
+use super::{CommonArgs, LoadArgs};
+use crate::data::{Dataset, load};
+use crate::device::{DeviceChoice, build_device};
+use crate::train::{
+    EventSender, ModelBundle, Monitor, StopReason, TrainConfig, TrainControl, TrainEvent,
+    resolve_model_dir, train,
+};
+
+/// Arguments of `train`. Flags the reference has keep its names; unset flags take the defaults of
+/// physics.md §5, or the resumed model's settings with `--resume`.
+#[derive(Debug, Args)]
+pub struct TrainArgs {
+    /// The training scan (NPZ).
+    #[arg(long)]
+    pub train_data_file: PathBuf,
+    /// A separate scan for validation and the final reconstruction (default: hold out 5 % of the
+    /// training groups for validation).
+    #[arg(long)]
+    pub test_data_file: Option<PathBuf>,
+    /// The run directory: `model/`, `metrics.csv`, reconstructions (default with `--resume`: the
+    /// resumed run's directory).
+    #[arg(long)]
+    pub output_dir: Option<PathBuf>,
+    /// Continue the stopped run (or model directory) DIR: its weights, optimiser state, schedule
+    /// and settings; `--nepochs` may raise the number of epochs.
+    #[arg(long, value_name = "DIR")]
+    pub resume: Option<PathBuf>,
+    /// Groups drawn for training [default: 512].
+    #[arg(long)]
+    pub n_groups: Option<usize>,
+    /// g: each sample is a g × g group of neighbouring patterns [default: 1].
+    #[arg(long)]
+    pub gridsize: Option<usize>,
+    /// Groups per optimiser step [default: 16].
+    #[arg(long)]
+    pub batch_size: Option<usize>,
+    /// Maximum epochs [default: 50].
+    #[arg(long)]
+    pub nepochs: Option<usize>,
+    /// Photons per pattern of the intensity scale [default: 1e9].
+    #[arg(long)]
+    pub nphotons: Option<f64>,
+    /// Weight of the Poisson NLL [default: 1].
+    #[arg(long)]
+    pub nll_weight: Option<f32>,
+    /// Weight of the amplitude MAE [default: 0].
+    #[arg(long)]
+    pub mae_weight: Option<f32>,
+    /// Weight of the object's total variation [default: 0].
+    #[arg(long)]
+    pub tv_weight: Option<f32>,
+    /// K: neighbours considered for each group (gridsize > 1) [default: 4].
+    #[arg(long)]
+    pub neighbor_count: Option<usize>,
+    /// Seed of weights, grouping, split and batch order [default: 42].
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Adam's starting learning rate [default: 1e-3].
+    #[arg(long)]
+    pub learning_rate: Option<f64>,
+    /// Filter multiplier of the network [default: 2].
+    #[arg(long)]
+    pub n_filters_scale: Option<usize>,
+    /// Epochs without improvement before stopping; 0 never stops early [default: 3].
+    #[arg(long)]
+    pub early_stopping_patience: Option<usize>,
+    /// Watch the validation loss for early stopping instead of the training loss.
+    #[arg(long)]
+    pub early_stopping_on_validation: bool,
+    /// Fraction of groups held out for validation without a test file [default: 0.05].
+    #[arg(long)]
+    pub validation_fraction: Option<f64>,
+    /// Normalise the probe over the central disk of radius N/4.
+    #[arg(long)]
+    pub probe_mask: bool,
+    /// Where the network runs.
+    #[arg(long, value_enum, default_value_t = DeviceChoice::Cpu)]
+    pub device: DeviceChoice,
+    /// Do not write `metrics.csv`.
+    #[arg(long)]
+    pub no_metrics_log: bool,
+    #[command(flatten)]
+    pub reconstruct: ReconstructArgs,
+    #[command(flatten)]
+    pub load: LoadArgs,
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+impl TrainArgs {
+    /// The configuration: `base` with every given flag applied.
+    fn config(&self, mut base: TrainConfig, n: usize) -> TrainConfig {
+        base.n = n;
+        macro_rules! set {
+            ($($flag:ident => $field:expr),* $(,)?) => {
+                $(if let Some(v) = self.$flag { $field = v; })*
+            };
+        }
+        set!(
+            n_groups => base.n_groups,
+            gridsize => base.gridsize,
+            batch_size => base.batch_size,
+            nepochs => base.nepochs,
+            nphotons => base.nphotons,
+            nll_weight => base.loss.nll,
+            mae_weight => base.loss.mae,
+            tv_weight => base.loss.tv,
+            neighbor_count => base.neighbor_count,
+            seed => base.seed,
+            learning_rate => base.learning_rate,
+            n_filters_scale => base.n_filters_scale,
+            early_stopping_patience => base.early_stopping_patience,
+            validation_fraction => base.validation_fraction,
+        );
+        if self.early_stopping_on_validation {
+            base.early_stopping_monitor = Monitor::Validation;
+        }
+        if self.probe_mask {
+            base.probe_mask = true;
+        }
+        base
+    }
+}
+
+fn load_scan(path: &Path, args: &LoadArgs) -> anyhow::Result<Dataset> {
+    let loaded =
+        load(path, &args.options()).with_context(|| format!("cannot load {}", path.display()))?;
+    for note in &loaded.notes {
+        tracing::info!("{}: {note}", path.display());
+    }
+    Ok(loaded.dataset)
+}
+
+/// Trains, saves the model, and reconstructs the test scan when there is one.
+pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
+    let device = build_device(args.device, false)?;
+    let resume = match &args.resume {
+        Some(dir) => Some(
+            ModelBundle::load(dir, &device)
+                .with_context(|| format!("cannot resume from {}", dir.display()))?,
+        ),
+        None => None,
+    };
+    let output_dir = match (&args.output_dir, &args.resume) {
+        (Some(dir), _) => dir.clone(),
+        (None, Some(dir)) => {
+            let model = resolve_model_dir(dir)?;
+            model
+                .parent()
+                .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+        }
+        (None, None) => bail!("--output-dir is required (where the model and logs go)"),
+    };
+    let train_data = load_scan(&args.train_data_file, &args.load)?;
+    let test_data = match &args.test_data_file {
+        Some(path) => Some(load_scan(path, &args.load)?),
+        None => None,
+    };
+    let base = resume
+        .as_ref()
+        .map_or_else(TrainConfig::default, |b| b.manifest.config.clone());
+    let config = args.config(base, train_data.n());
+    std::fs::create_dir_all(&output_dir)
+        .with_context(|| format!("cannot create {}", output_dir.display()))?;
+    let (events, receiver) = EventSender::channel(64);
+    let stop = stop_flag();
+    let control = TrainControl {
+        stop: Arc::clone(&stop),
+        events,
+        output_dir: Some(output_dir.clone()),
+        metrics_log: !args.no_metrics_log,
+        training_data: Some(args.train_data_file.display().to_string()),
+        ..TrainControl::default()
+    };
+    let quiet = args.common.quiet;
+    let printer = std::thread::Builder::new()
+        .name("progress".into())
+        .spawn(move || show_progress(&receiver, quiet))?;
+    let result = train(
+        &train_data,
+        test_data.as_ref(),
+        &config,
+        &device,
+        &control,
+        resume.as_ref(),
+    );
+    drop(control);
+    let _ = printer.join();
+    let outcome = result.context("training failed")?;
+    tracing::info!(
+        "model saved to {} ({})",
+        output_dir.join("model").display(),
+        match outcome.reason {
+            StopReason::Completed => "all epochs",
+            StopReason::EarlyStopping => "early stopping",
+            StopReason::Stopped => "stopped",
+            StopReason::Diverged => "the loss diverged; last good epoch kept",
+        }
+    );
+    if let Some(test) = &test_data {
+        if stop.load(Ordering::SeqCst) {
+            return Ok(());
+        }
+        write_reconstruction(
+            &outcome.bundle,
+            test,
+            &output_dir,
+            &args.reconstruct,
+            &device,
+            quiet,
+        )?;
+    }
+    Ok(())
+}
+
+/// Prints events until the run finishes: a bar over the epoch's batches, a line per epoch.
+fn show_progress(receiver: &std::sync::mpsc::Receiver<TrainEvent>, quiet: bool) {
+    let mut progress = bar(0, true, "");
+    while let Ok(event) = receiver.recv() {
+        match event {
+            TrainEvent::Started(info) => {
+                tracing::info!(
+                    "{} parameters on {}; {} steps per epoch",
+                    info.parameters,
+                    info.device,
+                    info.batches_per_epoch
+                );
+            }
+            TrainEvent::Batch {
+                epoch,
+                batch,
+                batches,
+                loss,
+            } => {
+                if batch == 1 {
+                    progress.finish_and_clear();
+                    progress = bar(batches as u64, quiet, &format!("epoch {epoch}"));
+                }
+                progress.set_position(batch as u64);
+                progress.set_prefix(format!("loss {loss:.5}"));
+            }
+            TrainEvent::Epoch(r) => {
+                progress.finish_and_clear();
+                tracing::info!(
+                    "epoch {:>3}: train {:.6} val {:.6} lr {:.2e} {:.1} s {:.1} patterns/s",
+                    r.epoch,
+                    r.train_loss,
+                    r.val_loss,
+                    r.learning_rate,
+                    r.duration_secs,
+                    r.patterns_per_s
+                );
+            }
+            // Log lines went through `tracing` already.
+            TrainEvent::Log(_) | TrainEvent::Preview { .. } => {}
+            TrainEvent::Finished { .. } => {
+                progress.finish_and_clear();
+                break;
+            }
+        }
+    }
+    progress.finish_and_clear();
+}

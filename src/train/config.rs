@@ -1,0 +1,239 @@
+//! The whole training configuration (physics.md §2, §3, §5), saved with every model.
+
+use crate::data::grouping::GroupingConfig;
+use crate::model::PinnNetConfig;
+use crate::physics::MergeMode;
+use crate::physics::loss::LossWeights;
+use crate::physics::merge::MergeWeights;
+
+/// Which loss early stopping watches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Monitor {
+    /// The training loss (the reference's choice).
+    Train,
+    /// The validation loss.
+    Validation,
+}
+
+/// Everything that decides a training run. Serialised into the model directory's `config.json`;
+/// missing fields take the defaults below, so older files stay readable.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct TrainConfig {
+    /// Pattern size N (set from the data).
+    pub n: usize,
+    /// g: patterns per group side (1 or 2).
+    pub gridsize: usize,
+    /// Filter multiplier of the network.
+    pub n_filters_scale: usize,
+    /// One object patch per channel, merged in the forward model (gridsize > 1).
+    pub object_big: bool,
+    /// The learned border branch of the network.
+    pub probe_big: bool,
+    /// Normalise the probe over the central disk of radius N/4 only.
+    pub probe_mask: bool,
+    /// How overlapping channels are weighted in the gridsize > 1 merge.
+    pub merge_weights: MergeWeights,
+    /// Groups drawn for training (all patterns when ≥ M).
+    pub n_groups: usize,
+    /// K: neighbours considered around each seed (gridsize > 1).
+    pub neighbor_count: usize,
+    /// Groups per optimiser step.
+    pub batch_size: usize,
+    /// Maximum epochs.
+    pub nepochs: usize,
+    /// Adam's starting learning rate.
+    pub learning_rate: f64,
+    /// The plateau schedule never goes below this.
+    pub min_learning_rate: f64,
+    /// The plateau schedule multiplies the rate by this.
+    pub plateau_factor: f64,
+    /// Epochs without a validation improvement before the rate drops.
+    pub plateau_patience: usize,
+    /// Epochs without improvement before training stops (0: never stop early).
+    pub early_stopping_patience: usize,
+    /// The loss early stopping watches.
+    pub early_stopping_monitor: Monitor,
+    /// Fraction of the groups held out for validation when no test file is given.
+    pub validation_fraction: f64,
+    /// Photons per pattern that set the intensity scale s = √nphotons / (N/2).
+    pub nphotons: f64,
+    /// Weights of the loss terms.
+    pub loss: LossWeights,
+    /// Seed of the weights, the grouping, the split and the batch order.
+    pub seed: u64,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        Self {
+            n: 64,
+            gridsize: 1,
+            n_filters_scale: 2,
+            object_big: true,
+            probe_big: true,
+            probe_mask: false,
+            merge_weights: MergeWeights::CentralBox,
+            n_groups: 512,
+            neighbor_count: 4,
+            batch_size: 16,
+            nepochs: 50,
+            learning_rate: 1e-3,
+            min_learning_rate: 1e-4,
+            plateau_factor: 0.5,
+            plateau_patience: 2,
+            early_stopping_patience: 3,
+            early_stopping_monitor: Monitor::Train,
+            validation_fraction: 0.05,
+            nphotons: 1e9,
+            loss: LossWeights::default(),
+            seed: 42,
+        }
+    }
+}
+
+/// A configuration that cannot train.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("invalid training setting {field} = {value}: {reason}")]
+pub struct ConfigError {
+    /// The setting.
+    pub field: &'static str,
+    /// Its value.
+    pub value: String,
+    /// What is wrong.
+    pub reason: &'static str,
+}
+
+impl TrainConfig {
+    /// Checks every setting; the error names the first bad one.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |field, value: &dyn ToString, reason| {
+            Err(ConfigError {
+                field,
+                value: value.to_string(),
+                reason,
+            })
+        };
+        if !crate::data::dataset::SUPPORTED_N.contains(&self.n) {
+            return bad("n", &self.n, "the network exists for N = 64, 128 and 256");
+        }
+        if !(1..=3).contains(&self.gridsize) {
+            return bad("gridsize", &self.gridsize, "must be 1, 2 or 3");
+        }
+        if self.gridsize > 1 && !self.object_big {
+            return bad(
+                "object_big",
+                &self.object_big,
+                "gridsize > 1 needs object_big (one patch per channel)",
+            );
+        }
+        if self.n_filters_scale == 0 {
+            return bad("n_filters_scale", &self.n_filters_scale, "must be ≥ 1");
+        }
+        if self.batch_size == 0 {
+            return bad("batch_size", &self.batch_size, "must be ≥ 1");
+        }
+        if self.n_groups == 0 {
+            return bad("n_groups", &self.n_groups, "must be ≥ 1");
+        }
+        if !(self.learning_rate.is_finite() && self.learning_rate > 0.0) {
+            return bad("learning_rate", &self.learning_rate, "must be > 0");
+        }
+        if !(self.min_learning_rate.is_finite() && self.min_learning_rate >= 0.0) {
+            return bad("min_learning_rate", &self.min_learning_rate, "must be ≥ 0");
+        }
+        if !(self.plateau_factor > 0.0 && self.plateau_factor <= 1.0) {
+            return bad("plateau_factor", &self.plateau_factor, "must be in (0, 1]");
+        }
+        if !(0.0..1.0).contains(&self.validation_fraction) {
+            return bad(
+                "validation_fraction",
+                &self.validation_fraction,
+                "must be in [0, 1)",
+            );
+        }
+        if !(self.nphotons.is_finite() && self.nphotons > 0.0) {
+            return bad("nphotons", &self.nphotons, "must be > 0");
+        }
+        let w = self.loss;
+        if [w.nll, w.mae, w.tv]
+            .iter()
+            .any(|v| !v.is_finite() || *v < 0.0)
+        {
+            return bad("loss weights", &format!("{w:?}"), "must be finite and ≥ 0");
+        }
+        if w.nll + w.mae == 0.0 {
+            return bad(
+                "loss weights",
+                &format!("{w:?}"),
+                "the NLL or the MAE weight must be > 0 (the data must enter the loss)",
+            );
+        }
+        Ok(())
+    }
+
+    /// The network this configuration trains.
+    pub fn network(&self) -> PinnNetConfig {
+        PinnNetConfig::new(self.n)
+            .with_gridsize(self.gridsize)
+            .with_n_filters_scale(self.n_filters_scale)
+            .with_object_big(self.object_big)
+            .with_probe_big(self.probe_big)
+    }
+
+    /// The training grouping.
+    pub fn grouping(&self) -> GroupingConfig {
+        GroupingConfig {
+            n_groups: self.n_groups,
+            neighbor_count: self.neighbor_count,
+            gridsize: self.gridsize,
+            seed: self.seed,
+        }
+    }
+
+    /// The forward model's merge.
+    pub fn merge_mode(&self) -> MergeMode {
+        if self.gridsize > 1 && self.object_big {
+            MergeMode::On(self.merge_weights)
+        } else {
+            MergeMode::Off
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_round_trip_through_json() {
+        let config = TrainConfig::default();
+        config.validate().unwrap();
+        let text = serde_json::to_string(&config).unwrap();
+        let back: TrainConfig = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, config);
+        // Missing fields take defaults.
+        let partial: TrainConfig = serde_json::from_str(r#"{"n": 128}"#).unwrap();
+        assert_eq!(partial.n, 128);
+        assert_eq!(partial.batch_size, 16);
+    }
+
+    #[test]
+    fn bad_settings_are_named() {
+        let e = TrainConfig {
+            n: 100,
+            ..TrainConfig::default()
+        }
+        .validate()
+        .unwrap_err();
+        assert_eq!(e.field, "n");
+        let e = TrainConfig {
+            batch_size: 0,
+            ..TrainConfig::default()
+        }
+        .validate()
+        .unwrap_err();
+        assert!(e.to_string().contains("batch_size"));
+    }
+}

@@ -1,0 +1,16 @@
+//! Training the network on a scan (physics.md §5): the configuration, the loop with its schedule
+//! and events, the live preview and the model directory. Uses `data`, `physics`, `model` and
+//! `infer`; knows nothing of egui.
+
+pub mod bundle;
+pub mod config;
+pub mod events;
+pub mod preview;
+pub mod run;
+pub mod schedule;
+pub mod split;
+
+pub use bundle::{BundleError, ModelBundle, resolve_model_dir};
+pub use config::{Monitor, TrainConfig};
+pub use events::{EpochRecord, EventSender, HostImage, RunInfo, StopReason, TrainEvent};
+pub use run::{TrainControl, TrainError, TrainOutcome, train};

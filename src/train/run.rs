@@ -1,0 +1,503 @@
+//! The training loop (physics.md §5): Adam with a plateau schedule and early stopping, a stop
+//! flag checked between batches, events for a listener, `metrics.csv`, and the model directory
+//! saved after every epoch (so stopping, or a crash, keeps the last finished epoch).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use burn::module::Module;
+use burn::optim::{AdamConfig, GradientsParams};
+use burn::prelude::*;
+use rand::SeedableRng;
+use rand::seq::SliceRandom;
+use rand_chacha::ChaCha8Rng;
+
+use super::bundle::{BundleError, Manifest, ModelBundle};
+use super::config::{ConfigError, TrainConfig};
+use super::events::{EpochRecord, EventSender, RunInfo, StopReason, TrainEvent};
+use super::preview::Preview;
+use super::schedule::Schedule;
+use super::split::{GroupSet, Splits};
+use crate::data::{Dataset, DatasetError};
+use crate::infer::predict::{InferError, to_tensor};
+use crate::io::atomic::write_atomic;
+use crate::model::PinnNet;
+use crate::physics::loss::{amplitude_mae, poisson_deviance, total_variation};
+use crate::physics::probe::normalize_probe;
+use crate::physics::{CTensor, ForwardModel, forward::intensity_scale};
+
+/// How a run is driven and where it writes; not part of the model.
+#[derive(Debug)]
+pub struct TrainControl {
+    /// Set to stop between batches (Stop button, Ctrl-C).
+    pub stop: Arc<AtomicBool>,
+    /// Where events go.
+    pub events: EventSender,
+    /// The run directory: the model goes to `<dir>/model`, the log to `<dir>/metrics.csv`.
+    pub output_dir: Option<PathBuf>,
+    /// Write `metrics.csv` (on by default).
+    pub metrics_log: bool,
+    /// Send a stitched preview every this many epochs (0: never).
+    pub preview_every: usize,
+    /// Groups in the preview (the ones nearest the scan's centre).
+    pub preview_groups: usize,
+    /// The training file's name, recorded in the model.
+    pub training_data: Option<String>,
+}
+
+impl Default for TrainControl {
+    fn default() -> Self {
+        Self {
+            stop: Arc::new(AtomicBool::new(false)),
+            events: EventSender::none(),
+            output_dir: None,
+            metrics_log: true,
+            preview_every: 0,
+            preview_groups: 256,
+            training_data: None,
+        }
+    }
+}
+
+/// The result of [`train`].
+#[derive(Debug, Clone)]
+pub struct TrainOutcome {
+    /// The model (network in inference mode on the training device).
+    pub bundle: ModelBundle,
+    /// Why training ended.
+    pub reason: StopReason,
+}
+
+/// Errors of a training run.
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    /// A bad setting.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// Bad or unsuitable data.
+    #[error(transparent)]
+    Data(#[from] DatasetError),
+    /// Data that do not fit the configuration or each other.
+    #[error("{0}")]
+    Mismatch(String),
+    /// Saving the model.
+    #[error(transparent)]
+    Bundle(#[from] BundleError),
+    /// Running the network.
+    #[error(transparent)]
+    Infer(#[from] InferError),
+    /// Writing `metrics.csv`.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The optimiser state of a resumed model.
+    #[error("cannot restore the optimiser state: {0}")]
+    Optimizer(String),
+}
+
+/// The loss of one batch (a tensor on the batch's device) and the constant that makes it the full
+/// Poisson negative log-likelihood per pixel, λ − k·ln λ + lnΓ(k + 1).
+struct BatchLoss {
+    loss: Tensor<1>,
+    constant: f64,
+}
+
+/// Everything fixed during a run.
+struct Setup<'a> {
+    config: &'a TrainConfig,
+    forward: ForwardModel,
+    splits: Splits<'a>,
+}
+
+impl Setup<'_> {
+    /// The weighted loss of `rows` of `set` through `network`, on `device`.
+    fn batch_loss(
+        &self,
+        network: &PinnNet,
+        set: &GroupSet<'_>,
+        rows: &[usize],
+        device: &Device,
+    ) -> BatchLoss {
+        let weights = self.config.loss;
+        let x = to_tensor(&set.inputs(rows), device); // [b, c, n, n]
+        let coords = set.groups.coords_relative_rows(rows);
+        let (amplitude, phase) = network.forward(x.clone());
+        let object = CTensor::new(
+            amplitude.clone() * phase.clone().cos(),
+            amplitude * phase.sin(),
+        );
+        let s = self.forward.intensity_scale();
+        let mut loss = Tensor::<1>::zeros([1], device);
+        if weights.nll > 0.0 {
+            let predicted = self.forward.intensity(&object, &coords);
+            let observed = x.clone().powf_scalar(2.0).mul_scalar(s * s);
+            loss = loss + poisson_deviance(predicted, observed).mul_scalar(weights.nll);
+        }
+        if weights.mae > 0.0 {
+            let predicted = self.forward.amplitude(&object, &coords);
+            loss = loss + amplitude_mae(predicted, x).mul_scalar(weights.mae);
+        }
+        if weights.tv > 0.0 {
+            loss = loss + total_variation(&object).mul_scalar(weights.tv);
+        }
+        BatchLoss {
+            loss,
+            constant: f64::from(weights.nll) * set.offset_mean(rows),
+        }
+    }
+
+    /// Mean loss over `set` with the network in inference mode (NaN for an empty set).
+    fn evaluate(&self, network: &PinnNet, set: &GroupSet<'_>, device: &Device) -> f64 {
+        let network = network.valid();
+        let (mut total, mut count) = (0.0, 0usize);
+        for rows in set.rows.chunks(self.config.batch_size) {
+            let batch = self.batch_loss(&network, set, rows, device);
+            let value = f64::from(batch.loss.into_scalar::<f32>());
+            total += (value + batch.constant) * rows.len() as f64;
+            count += rows.len();
+        }
+        if count == 0 {
+            f64::NAN
+        } else {
+            total / count as f64
+        }
+    }
+}
+
+/// Checks that a resumed model fits the configuration and the data.
+fn check_resume(config: &TrainConfig, bundle: &ModelBundle) -> Result<(), TrainError> {
+    let old = &bundle.manifest.config;
+    let same = old.n == config.n
+        && old.gridsize == config.gridsize
+        && old.n_filters_scale == config.n_filters_scale
+        && old.object_big == config.object_big
+        && old.probe_big == config.probe_big;
+    if same {
+        Ok(())
+    } else {
+        Err(TrainError::Mismatch(format!(
+            "cannot resume: the model was trained with N {}, gridsize {}, n_filters_scale {}; \
+             this run asks for N {}, gridsize {}, n_filters_scale {}",
+            old.n,
+            old.gridsize,
+            old.n_filters_scale,
+            config.n,
+            config.gridsize,
+            config.n_filters_scale
+        )))
+    }
+}
+
+/// The seeded Glorot initial weights, drawn on the CPU whatever device trains, so one seed gives
+/// the same starting network on every backend. Serialised by a lock because the CPU backend's
+/// seed is process-wide.
+fn initial_weights(config: &TrainConfig) -> burn::store::ModuleRecord {
+    static INIT: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _guard = INIT
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let cpu = Device::flex();
+    cpu.seed(config.seed);
+    config.network().init(&cpu).into_record()
+}
+
+/// The model and optimiser a run starts from.
+fn start_network(
+    config: &TrainConfig,
+    resume: Option<&ModelBundle>,
+    device: &Device,
+) -> Result<(PinnNet, burn::optim::ModuleOptimizer), TrainError> {
+    let autodiff = device.clone().autodiff();
+    let mut optimizer = AdamConfig::new()
+        .with_beta_1(0.9)
+        .with_beta_2(0.999)
+        .with_epsilon(1e-7)
+        .init();
+    let record = match resume {
+        None => initial_weights(config),
+        Some(bundle) => {
+            if let Some(bytes) = &bundle.optimizer {
+                optimizer = optimizer
+                    .from_bytes(burn::tensor::Bytes::from_bytes_vec(bytes.clone()))
+                    .map_err(|e| TrainError::Optimizer(e.to_string()))?;
+            }
+            bundle.network.clone().into_record()
+        }
+    };
+    let network = config
+        .network()
+        .init(&autodiff)
+        .try_load_record(record)
+        .map_err(|e| TrainError::Optimizer(e.to_string()))?;
+    Ok((network, optimizer))
+}
+
+/// Trains on `train_data` (validating on `test_data`, or on a held-out fraction of the training
+/// groups when there is none) and returns the model. With `resume`, continues that model's
+/// epochs, schedule and optimiser state. The model is saved to `<output_dir>/model` after every
+/// epoch and at the end.
+pub fn train(
+    train_data: &Dataset,
+    test_data: Option<&Dataset>,
+    config: &TrainConfig,
+    device: &Device,
+    control: &TrainControl,
+    resume: Option<&ModelBundle>,
+) -> Result<TrainOutcome, TrainError> {
+    config.validate()?;
+    if train_data.n() != config.n {
+        return Err(TrainError::Mismatch(format!(
+            "the training data have N = {}, the configuration says N = {}",
+            train_data.n(),
+            config.n
+        )));
+    }
+    if let Some(bundle) = resume {
+        check_resume(config, bundle)?;
+    }
+    let splits = Splits::build(train_data, test_data, config)?;
+    let probe = crate::physics::probe_tensor(train_data.probe(), device);
+    let forward = ForwardModel::new(
+        &normalize_probe(&probe, config.probe_mask),
+        intensity_scale(config.nphotons, config.n),
+        config.merge_mode(),
+        config.gridsize,
+    );
+    let setup = Setup {
+        config,
+        forward,
+        splits,
+    };
+    let (network, optimizer) = start_network(config, resume, device)?;
+    let mut state = RunState {
+        network,
+        optimizer,
+        schedule: resume.map_or_else(|| Schedule::new(config), |b| b.manifest.schedule.clone()),
+        history: resume.map(|b| b.history.clone()).unwrap_or_default(),
+        last_good: None,
+    };
+    let preview = Preview::new(&setup.splits.train, control.preview_groups);
+    run_epochs(&setup, &mut state, &preview, device, control, train_data)
+}
+
+/// What changes during a run.
+struct RunState {
+    network: PinnNet,
+    optimizer: burn::optim::ModuleOptimizer,
+    schedule: Schedule,
+    history: Vec<EpochRecord>,
+    /// The network after the last finished epoch (inference mode).
+    last_good: Option<PinnNet>,
+}
+
+impl RunState {
+    fn bundle(&self, setup: &Setup<'_>, control: &TrainControl, probe: &Dataset) -> ModelBundle {
+        let network = self
+            .last_good
+            .clone()
+            .unwrap_or_else(|| self.network.valid());
+        ModelBundle {
+            manifest: Manifest {
+                format: super::bundle::FORMAT_NAME.into(),
+                format_version: super::bundle::FORMAT_VERSION,
+                app_version: env!("CARGO_PKG_VERSION").into(),
+                config: setup.config.clone(),
+                normalization_factor: setup.splits.train.factor,
+                intensity_scale: f64::from(setup.forward.intensity_scale()),
+                parameters: network.num_params(),
+                training_data: control.training_data.clone(),
+                schedule: self.schedule.clone(),
+            },
+            network,
+            probe: probe.probe().clone(),
+            history: self.history.clone(),
+            optimizer: self.optimizer.into_bytes().ok().map(|b| b.to_vec()),
+        }
+    }
+}
+
+/// Runs one epoch's optimiser steps. Returns the mean training loss and the patterns seen, or
+/// `None` when stopped or diverged.
+fn train_epoch(
+    setup: &Setup<'_>,
+    state: &mut RunState,
+    epoch: usize,
+    device: &Device,
+    control: &TrainControl,
+) -> (f64, usize, Option<StopReason>) {
+    let config = setup.config;
+    let autodiff = device.clone().autodiff();
+    let set = &setup.splits.train;
+    let mut rows = set.rows.clone();
+    let mut rng = ChaCha8Rng::seed_from_u64(config.seed ^ (epoch as u64).wrapping_mul(0x9E37_79B9));
+    rows.shuffle(&mut rng);
+    let batches = rows.len().div_ceil(config.batch_size);
+    let (mut total, mut count) = (0.0, 0usize);
+    for (i, chunk) in rows.chunks(config.batch_size).enumerate() {
+        if control.stop.load(Ordering::SeqCst) {
+            return (mean(total, count), count, Some(StopReason::Stopped));
+        }
+        let batch = setup.batch_loss(&state.network, set, chunk, &autodiff);
+        let value = f64::from(batch.loss.clone().into_scalar::<f32>());
+        if !value.is_finite() {
+            return (value, count, Some(StopReason::Diverged));
+        }
+        let grads = GradientsParams::from_grads(batch.loss.backward(), &state.network);
+        let network = state.network.clone();
+        state.network = state
+            .optimizer
+            .step(state.schedule.learning_rate, network, grads);
+        total += (value + batch.constant) * chunk.len() as f64;
+        count += chunk.len();
+        control.events.send(TrainEvent::Batch {
+            epoch,
+            batch: i + 1,
+            batches,
+            loss: value + batch.constant,
+        });
+    }
+    (mean(total, count), count, None)
+}
+
+fn mean(total: f64, count: usize) -> f64 {
+    if count == 0 {
+        f64::NAN
+    } else {
+        total / count as f64
+    }
+}
+
+fn run_epochs(
+    setup: &Setup<'_>,
+    state: &mut RunState,
+    preview: &Preview<'_, '_>,
+    device: &Device,
+    control: &TrainControl,
+    train_data: &Dataset,
+) -> Result<TrainOutcome, TrainError> {
+    let config = setup.config;
+    let first_epoch = state.history.len() + 1;
+    let channels = config.gridsize * config.gridsize;
+    control.events.send(TrainEvent::Started(RunInfo {
+        first_epoch,
+        last_epoch: config.nepochs,
+        batches_per_epoch: setup.splits.train.rows.len().div_ceil(config.batch_size),
+        train_groups: setup.splits.train.rows.len(),
+        val_groups: setup.splits.validation.rows.len(),
+        parameters: state.network.num_params(),
+        device: format!("{device:?}"),
+    }));
+    control.events.log(format!(
+        "training on {} groups, validating on {} ({}), epochs {first_epoch}–{}, seed {}",
+        setup.splits.train.rows.len(),
+        setup.splits.validation.rows.len(),
+        setup.splits.validation_source,
+        config.nepochs,
+        config.seed
+    ));
+    let mut reason = StopReason::Completed;
+    for epoch in first_epoch..=config.nepochs {
+        let started = Instant::now();
+        let learning_rate = state.schedule.learning_rate;
+        let (train_loss, seen, interrupted) = train_epoch(setup, state, epoch, device, control);
+        let train_secs = started.elapsed().as_secs_f64();
+        if let Some(why) = interrupted {
+            reason = why;
+            let line = match why {
+                StopReason::Diverged => format!(
+                    "epoch {epoch}: the loss is {train_loss}; stopped, keeping epoch {}",
+                    epoch - 1
+                ),
+                _ => format!(
+                    "stopped during epoch {epoch}; the saved model is the last finished epoch with the steps of this one"
+                ),
+            };
+            control.events.log(line);
+            if why == StopReason::Stopped {
+                state.last_good = Some(state.network.valid());
+            }
+            break;
+        }
+        let val_loss = setup.evaluate(&state.network, &setup.splits.validation, device);
+        let duration_secs = started.elapsed().as_secs_f64();
+        let record = EpochRecord {
+            epoch,
+            train_loss,
+            val_loss,
+            learning_rate,
+            duration_secs,
+            patterns_per_s: (seen * channels) as f64 / train_secs.max(1e-9),
+        };
+        state.history.push(record.clone());
+        state.last_good = Some(state.network.valid());
+        control.events.send(TrainEvent::Epoch(record.clone()));
+        let decision = state.schedule.step(config, train_loss, val_loss);
+        if let Some(lr) = decision.new_learning_rate {
+            control
+                .events
+                .log(format!("epoch {epoch}: learning rate lowered to {lr:.3e}"));
+        }
+        save(setup, state, control, train_data)?;
+        if control.preview_every > 0 && epoch % control.preview_every == 0 {
+            preview.send(&state.network.valid(), epoch, device, &control.events)?;
+        }
+        if decision.stop {
+            control.events.log(format!(
+                "epoch {epoch}: no improvement for {} epochs; early stopping",
+                config.early_stopping_patience
+            ));
+            reason = StopReason::EarlyStopping;
+            break;
+        }
+    }
+    if reason != StopReason::Completed || state.history.is_empty() {
+        save(setup, state, control, train_data)?;
+    }
+    let bundle = state.bundle(setup, control, train_data);
+    control.events.send(TrainEvent::Finished {
+        reason,
+        epochs: state.history.len(),
+    });
+    Ok(TrainOutcome { bundle, reason })
+}
+
+/// Writes the model directory and `metrics.csv` when the run has an output directory.
+fn save(
+    setup: &Setup<'_>,
+    state: &RunState,
+    control: &TrainControl,
+    train_data: &Dataset,
+) -> Result<(), TrainError> {
+    let Some(dir) = &control.output_dir else {
+        return Ok(());
+    };
+    state
+        .bundle(setup, control, train_data)
+        .save(&dir.join("model"))?;
+    if control.metrics_log {
+        write_metrics_csv(&dir.join("metrics.csv"), &state.history)?;
+    }
+    Ok(())
+}
+
+/// `metrics.csv`: one row per epoch, rewritten whole (atomically) after every epoch.
+pub fn write_metrics_csv(path: &Path, history: &[EpochRecord]) -> Result<(), TrainError> {
+    let mut text =
+        String::from("epoch,train_loss,val_loss,learning_rate,duration_secs,patterns_per_s\n");
+    for r in history {
+        text.push_str(&format!(
+            "{},{:.8e},{:.8e},{:.6e},{:.3},{:.2}\n",
+            r.epoch, r.train_loss, r.val_loss, r.learning_rate, r.duration_secs, r.patterns_per_s
+        ));
+    }
+    write_atomic(path, text.as_bytes()).map_err(|source| TrainError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
+}
