@@ -399,3 +399,44 @@ fn saving_over_a_model_replaces_it_whole() {
     assert!(names.iter().all(|n| !n.starts_with('.')), "{names:?}");
     let _ = again.network.num_params();
 }
+
+#[test]
+fn gridsize_two_trains_and_reconstructs() {
+    let data = scan(40, 51);
+    let config = TrainConfig {
+        gridsize: 2,
+        ..tiny(1, 16)
+    };
+    let outcome = train(
+        &data,
+        None,
+        &config,
+        &Device::flex(),
+        &TrainControl::default(),
+        None,
+    )
+    .unwrap();
+    let record = &outcome.bundle.history[0];
+    println!("gridsize 2: {record:?}");
+    assert!(record.train_loss.is_finite() && record.val_loss.is_finite());
+    let options = InferOptions {
+        gridsize: 2,
+        ..InferOptions::default()
+    };
+    let stitched = reconstruct(
+        &outcome.bundle.network,
+        &data,
+        &options,
+        &Device::flex(),
+        |_, _, _| true,
+    )
+    .unwrap();
+    // One group seeded at every pattern, four patches each.
+    assert_eq!(stitched.patterns, 4 * data.len());
+    assert!(
+        stitched
+            .object
+            .iter()
+            .all(|c| c.re.is_finite() && c.im.is_finite())
+    );
+}
