@@ -14,7 +14,6 @@ use crate::data::load;
 use crate::data::reconstruction::Reconstruction;
 use crate::epie::{EpieConfig, run_epie};
 use crate::io::atomic::write_atomic;
-use crate::metrics::evaluate;
 
 /// Arguments of `epie`.
 #[derive(Debug, Args)]
@@ -101,32 +100,11 @@ pub fn run(args: &EpieArgs) -> anyhow::Result<()> {
         seconds / sweeps.max(1) as f64,
         result.errors.last().copied().unwrap_or(f64::NAN)
     );
-    if let Some(truth) = dataset.object()
-        && let Some(e) = evaluate(
-            &recon.object,
-            recon.origin_px,
-            truth,
-            dataset.positions_px(),
-            true,
-        )
-    {
-        let show = |v: Option<f64>| v.map_or_else(|| "-".to_owned(), |v| format!("{v:.4}"));
-        tracing::info!(
-            "against objectGuess (scanned region, registered by ({:.2}, {:.2}) px, phase plane removed): \
-             amplitude Pearson {} SSIM {} MAE {:.4}; phase Pearson {} SSIM {} MAE {:.4} rad",
-            e.shift_px[0],
-            e.shift_px[1],
-            show(e.amplitude.pearson),
-            show(e.amplitude.ssim),
-            e.amplitude.mae,
-            show(e.phase.pearson),
-            show(e.phase.ssim),
-            e.phase.mae
-        );
-        let path = args.output_dir.join("epie_metrics.json");
-        write_atomic(&path, serde_json::to_string_pretty(&e)?.as_bytes())
-            .with_context(|| format!("cannot write {}", path.display()))?;
-    }
+    super::evaluate::evaluate_against_truth(
+        &recon,
+        &dataset,
+        &args.output_dir.join("epie_metrics.json"),
+    )?;
     tracing::info!(
         "wrote {} and {}",
         files.amplitude_png.display(),

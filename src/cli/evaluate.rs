@@ -8,7 +8,8 @@ use ndarray::Ix2;
 use num_complex::Complex32;
 
 use super::{CommonArgs, LoadArgs};
-use crate::data::load;
+use crate::data::reconstruction::Reconstruction;
+use crate::data::{Dataset, load};
 use crate::io::NpzReader;
 use crate::metrics::{Evaluation, evaluate};
 
@@ -88,6 +89,30 @@ pub fn log_evaluation(e: &Evaluation) {
         e.region_px[0],
         e.region_px[1],
     );
+}
+
+/// When `dataset` has a true object, evaluates `recon` against it over the scanned region, logs
+/// the figures and writes them to `path` as JSON. Shared by `epie`, `infer` and `train`.
+pub fn evaluate_against_truth(
+    recon: &Reconstruction,
+    dataset: &Dataset,
+    path: &Path,
+) -> anyhow::Result<()> {
+    let Some(truth) = dataset.object() else {
+        return Ok(());
+    };
+    if let Some(e) = evaluate(
+        &recon.object,
+        recon.origin_px,
+        truth,
+        dataset.positions_px(),
+        true,
+    ) {
+        log_evaluation(&e);
+        crate::io::atomic::write_atomic(path, serde_json::to_string_pretty(&e)?.as_bytes())
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    Ok(())
 }
 
 /// Compares and prints.

@@ -11,8 +11,6 @@ use super::progress::bar;
 use crate::data::Dataset;
 use crate::data::reconstruction::Reconstruction;
 use crate::infer::{InferOptions, reconstruct};
-use crate::io::atomic::write_atomic;
-use crate::metrics::evaluate;
 use crate::train::ModelBundle;
 
 /// Inference settings.
@@ -77,19 +75,10 @@ pub fn write_reconstruction(
         files.phase_png.display(),
         files.npz.display()
     );
-    if let Some(truth) = dataset.object()
-        && let Some(e) = evaluate(
-            &recon.object,
-            recon.origin_px,
-            truth,
-            dataset.positions_px(),
-            true,
-        )
-    {
-        super::evaluate::log_evaluation(&e);
-        let path = dir.join("reconstructed_metrics.json");
-        write_atomic(&path, serde_json::to_string_pretty(&e)?.as_bytes())
-            .with_context(|| format!("cannot write {}", path.display()))?;
-    }
+    super::evaluate::evaluate_against_truth(
+        &recon,
+        dataset,
+        &dir.join("reconstructed_metrics.json"),
+    )?;
     Ok(())
 }

@@ -5,6 +5,7 @@
 pub mod bundle;
 pub mod config;
 pub mod events;
+pub mod metrics_log;
 pub mod preview;
 pub mod run;
 pub mod schedule;

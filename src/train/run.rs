@@ -2,7 +2,7 @@
 //! flag checked between batches, events for a listener, `metrics.csv`, and the model directory
 //! saved after every epoch (so stopping, or a crash, keeps the last finished epoch).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
@@ -17,12 +17,12 @@ use rand_chacha::ChaCha8Rng;
 use super::bundle::{BundleError, Manifest, ModelBundle};
 use super::config::{ConfigError, TrainConfig};
 use super::events::{EpochRecord, EventSender, RunInfo, StopReason, TrainEvent};
+use super::metrics_log::write_metrics_csv;
 use super::preview::Preview;
 use super::schedule::Schedule;
 use super::split::{GroupSet, Splits};
 use crate::data::{Dataset, DatasetError};
 use crate::infer::predict::{InferError, to_tensor};
-use crate::io::atomic::write_atomic;
 use crate::model::PinnNet;
 use crate::physics::loss::{amplitude_mae, poisson_deviance, total_variation};
 use crate::physics::probe::normalize_probe;
@@ -162,11 +162,7 @@ impl Setup<'_> {
             total += (value + batch.constant) * rows.len() as f64;
             count += rows.len();
         }
-        if count == 0 {
-            f64::NAN
-        } else {
-            total / count as f64
-        }
+        mean(total, count)
     }
 }
 
@@ -484,20 +480,4 @@ fn save(
         write_metrics_csv(&dir.join("metrics.csv"), &state.history)?;
     }
     Ok(())
-}
-
-/// `metrics.csv`: one row per epoch, rewritten whole (atomically) after every epoch.
-pub fn write_metrics_csv(path: &Path, history: &[EpochRecord]) -> Result<(), TrainError> {
-    let mut text =
-        String::from("epoch,train_loss,val_loss,learning_rate,duration_secs,patterns_per_s\n");
-    for r in history {
-        text.push_str(&format!(
-            "{},{:.8e},{:.8e},{:.6e},{:.3},{:.2}\n",
-            r.epoch, r.train_loss, r.val_loss, r.learning_rate, r.duration_secs, r.patterns_per_s
-        ));
-    }
-    write_atomic(path, text.as_bytes()).map_err(|source| TrainError::Io {
-        path: path.to_path_buf(),
-        source,
-    })
 }
