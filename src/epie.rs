@@ -250,6 +250,22 @@ impl Epie {
         self.into_result()
     }
 
+    /// A copy of the object canvas as it is now (for a live view between sweeps).
+    pub fn object_snapshot(&self) -> Array2<Complex32> {
+        Array2::from_shape_vec((self.rows, self.cols), self.object.clone())
+            .unwrap_or_else(|_| Array2::zeros((self.rows, self.cols)))
+    }
+
+    /// Object coordinates `[x, y]` of canvas pixel (0, 0).
+    pub fn origin_px(&self) -> [f64; 2] {
+        self.origin_px
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &EpieConfig {
+        &self.config
+    }
+
     /// The current state as a result.
     pub fn into_result(self) -> EpieResult {
         let n = self.n;

@@ -20,10 +20,13 @@
 //!   Uses `data`, `model`.
 //! - [`train`]: the training loop, its events and schedule, the model directory. Uses `data`,
 //!   `io`, `physics`, `model`, `infer`.
-//! - [`cli`]: the command line. Uses everything above; nothing uses it.
+//! - [`gui`]: the desktop app (eframe/egui): the same calls on worker threads, live. Uses
+//!   everything above except `cli`.
+//! - [`cli`]: the command line. Uses everything above (it opens the window when given no
+//!   subcommand); nothing uses it.
 //!
 //! `io`, `data`, `metrics` and `epie` know nothing of Burn or egui; `physics`, `model`, `infer`
-//! and `train` know Burn, not egui.
+//! and `train` know Burn, not egui; only `gui` knows egui.
 
 pub mod cli;
 pub mod data;
@@ -32,6 +35,7 @@ pub mod epie;
 pub mod fft;
 pub mod filter;
 pub mod geometry;
+pub mod gui;
 pub mod infer;
 pub mod io;
 pub mod metrics;

@@ -1,4 +1,4 @@
-//! `ptychostudio`: the command line (and, later, the window).
+//! `ptychostudio`: the window (no subcommand) or the command line.
 
 use std::process::ExitCode;
 

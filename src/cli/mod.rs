@@ -18,8 +18,8 @@ use crate::data::LoadOptions;
 
 /// Ptychography reconstruction with a physics-informed neural network.
 ///
-/// Run with no arguments to open the window (coming; for now this help is shown), or with a
-/// subcommand to work headless.
+/// Run with no arguments to open the window on the generated demo scan, with a file to open
+/// that scan in the window, or with a subcommand to work headless.
 #[derive(Debug, Parser)]
 #[command(
     name = "ptychostudio",
@@ -33,6 +33,68 @@ pub struct Cli {
     pub command: Option<Command>,
     /// A dataset to open in the window.
     pub file: Option<PathBuf>,
+    /// Window options.
+    #[command(flatten)]
+    pub window: WindowArgs,
+}
+
+/// How the window starts (demos, screenshots, frame-time measurements).
+#[derive(Debug, Clone, Default, Args)]
+pub struct WindowArgs {
+    /// The pane to show first: dataset, probe, training or reconstruction.
+    #[arg(long, value_name = "PANE")]
+    pub pane: Option<String>,
+    /// Start training as soon as the scan is loaded.
+    #[arg(long)]
+    pub train: bool,
+    /// Load this model directory and reconstruct the scan with it.
+    #[arg(long, value_name = "DIR")]
+    pub model: Option<PathBuf>,
+    /// Run ePIE on the scan for the side-by-side comparison.
+    #[arg(long)]
+    pub epie: bool,
+    /// Save a screenshot of the window here once everything asked for is shown, then quit.
+    #[arg(long, value_name = "PNG")]
+    pub screenshot: Option<PathBuf>,
+    /// Seconds to wait, once ready, before the screenshot.
+    #[arg(long, value_name = "SECS", default_value_t = 1.0)]
+    pub screenshot_delay: f64,
+    /// Write frame-time statistics (JSON) here every 2 s.
+    #[arg(long, value_name = "JSON")]
+    pub frame_stats: Option<PathBuf>,
+    /// Where training runs and the demo scan go [default: the app's data directory].
+    #[arg(long, value_name = "DIR")]
+    pub runs_dir: Option<PathBuf>,
+    /// Let the network run on a software GPU (lavapipe) shared with the window (a check of the
+    /// shared-device path; slower than the CPU).
+    #[arg(long)]
+    pub software_gpu: bool,
+}
+
+impl WindowArgs {
+    /// The launch options these flags mean.
+    pub fn launch(&self, file: Option<PathBuf>) -> anyhow::Result<crate::gui::LaunchOptions> {
+        let pane = match &self.pane {
+            Some(name) => Some(crate::gui::Pane::parse(name).ok_or_else(|| {
+                anyhow::anyhow!(
+                    "--pane {name}: expected dataset, probe, training or reconstruction"
+                )
+            })?),
+            None => None,
+        };
+        Ok(crate::gui::LaunchOptions {
+            file,
+            start_training: self.train,
+            pane,
+            frame_stats: self.frame_stats.clone(),
+            screenshot: self.screenshot.clone(),
+            model: self.model.clone(),
+            epie: self.epie,
+            screenshot_delay_secs: self.screenshot_delay,
+            runs_dir: self.runs_dir.clone(),
+            software_gpu: self.software_gpu,
+        })
+    }
 }
 
 impl Cli {
@@ -140,15 +202,20 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Evaluate(args)) => evaluate::run(&args),
         Some(Command::Bench(args)) => bench::run(&args),
         None => {
-            if let Some(file) = &cli.file {
-                eprintln!(
-                    "The window is not built yet; to look at {} now, run: ptychostudio inspect {}",
+            if let Some(file) = &cli.file
+                && !file.exists()
+            {
+                anyhow::bail!(
+                    "{}: no such file (subcommands: {})",
                     file.display(),
-                    file.display()
+                    Cli::command()
+                        .get_subcommands()
+                        .map(|c| c.get_name().to_owned())
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 );
             }
-            Cli::command().print_help()?;
-            Ok(())
+            crate::gui::run(cli.window.launch(cli.file.clone())?)
         }
     }
 }

@@ -36,6 +36,8 @@ pub struct Loaded {
     pub layout: Layout,
     /// Conversions made and things worth knowing, one sentence each.
     pub notes: Vec<String>,
+    /// Every probe mode the file holds (mode 0 is the dataset's probe), for viewing.
+    pub probe_modes: Vec<Array2<Complex32>>,
 }
 
 /// Loads a scan: PtychoPINN raw or canonical NPZ, or a ptychodus diffraction NPZ with its
@@ -46,9 +48,10 @@ pub fn load(path: &Path, options: &LoadOptions) -> Result<Loaded, DatasetError> 
         keys: reader.keys().to_vec(),
     })?;
     let mut notes = Vec::new();
+    let mut probe_modes = Vec::new();
     let dataset = match layout {
         Layout::PinnRaw | Layout::PinnCanonical => {
-            load_pinn(&mut reader, layout, options, &mut notes)?
+            load_pinn(&mut reader, layout, options, &mut notes, &mut probe_modes)?
         }
         Layout::PtychodusDiffraction => {
             let product = options
@@ -59,10 +62,14 @@ pub fn load(path: &Path, options: &LoadOptions) -> Result<Loaded, DatasetError> 
         }
         Layout::PtychodusProduct => return Err(DatasetError::ProductIsNotAScan),
     };
+    if probe_modes.is_empty() {
+        probe_modes.push(dataset.probe().clone());
+    }
     Ok(Loaded {
         dataset,
         layout,
         notes,
+        probe_modes,
     })
 }
 
@@ -86,11 +93,13 @@ fn vector_f64(array: &NpyArray, key: &str) -> Result<Vec<f64>, DatasetError> {
     Ok(values.iter().copied().collect())
 }
 
-/// The probe: (N, N), or a (P, N, N) mode stack of which mode 0 is taken.
+/// The probe: (N, N), or a (P, N, N) mode stack of which mode 0 is taken; every mode goes to
+/// `modes`.
 fn probe_from(
     array: &NpyArray,
     key: &str,
     notes: &mut Vec<String>,
+    modes: &mut Vec<Array2<Complex32>>,
 ) -> Result<Array2<Complex32>, DatasetError> {
     let values = array.to_c32().ok_or_else(|| DatasetError::BadDtype {
         key: key.to_owned(),
@@ -112,6 +121,9 @@ fn probe_from(
                     "'{key}' holds {} probe modes: using mode 0 only",
                     shape[0]
                 ));
+            }
+            if let Ok(stack) = values.clone().into_dimensionality::<Ix3>() {
+                modes.extend(stack.outer_iter().map(|m| m.to_owned()));
             }
             values.index_axis_move(Axis(0), 0)
         }
@@ -230,6 +242,7 @@ fn load_pinn(
     layout: Layout,
     options: &LoadOptions,
     notes: &mut Vec<String>,
+    modes: &mut Vec<Array2<Complex32>>,
 ) -> Result<Dataset, DatasetError> {
     let key = layout.diffraction_key().unwrap_or("diff3d");
     let xs = vector_f64(&reader.read("xcoords")?, "xcoords")?;
@@ -241,7 +254,7 @@ fn load_pinn(
             expected: xs.len(),
         });
     }
-    let probe = probe_from(&reader.read("probeGuess")?, "probeGuess", notes)?;
+    let probe = probe_from(&reader.read("probeGuess")?, "probeGuess", notes, modes)?;
     let raw = reader.read(key)?;
     let diffraction = prepare_stack(&raw, key, xs.len(), Some(&probe), false, options, notes)?;
     let object = match reader.read_optional("objectGuess")? {

@@ -7,6 +7,7 @@ pub mod npy;
 pub mod npz;
 pub mod png;
 pub mod product;
+pub mod report;
 pub mod schema;
 
 pub use npz::{NpzError, NpzReader, NpzWriter};

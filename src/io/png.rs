@@ -65,12 +65,25 @@ const MARGIN: u32 = 8;
 const FONT_PX: f32 = 14.0;
 
 fn draw_text(img: &mut RgbImage, font: &FontRef<'_>, text: &str, x: f32, y_centre: f32) {
-    let scaled = font.as_scaled(PxScale::from(FONT_PX));
+    draw_text_px(img, font, text, x, y_centre, FONT_PX);
+}
+
+/// Draws `text` in black at `font_px` with its left edge at `x` and its middle at `y_centre`;
+/// returns the caret's x after the last glyph. Glyphs outside the image are clipped.
+pub(crate) fn draw_text_px(
+    img: &mut RgbImage,
+    font: &FontRef<'_>,
+    text: &str,
+    x: f32,
+    y_centre: f32,
+    font_px: f32,
+) -> f32 {
+    let scaled = font.as_scaled(PxScale::from(font_px));
     let baseline = y_centre + (scaled.ascent() + scaled.descent()) / 2.0;
     let mut caret = x;
     for ch in text.chars() {
         let id = scaled.glyph_id(ch);
-        let glyph = id.with_scale_and_position(PxScale::from(FONT_PX), point(caret, baseline));
+        let glyph = id.with_scale_and_position(PxScale::from(font_px), point(caret, baseline));
         caret += scaled.h_advance(id);
         if let Some(outline) = font.outline_glyph(glyph) {
             let bounds = outline.px_bounds();
@@ -89,6 +102,7 @@ fn draw_text(img: &mut RgbImage, font: &FontRef<'_>, text: &str, x: f32, y_centr
             });
         }
     }
+    caret
 }
 
 /// Renders `values` through `map` over `range`, upscaled by an integer factor (at most 8) so
@@ -142,7 +156,8 @@ pub fn render(
     Ok(img)
 }
 
-fn save(img: &RgbImage, path: &Path) -> Result<(), PngError> {
+/// Encodes `img` as PNG and writes it atomically (temporary sibling, then rename).
+pub(crate) fn save(img: &RgbImage, path: &Path) -> Result<(), PngError> {
     let mut bytes = std::io::Cursor::new(Vec::new());
     img.write_to(&mut bytes, ImageFormat::Png)?;
     write_atomic(path, bytes.get_ref()).map_err(|source| PngError::Io {

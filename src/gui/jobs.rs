@@ -1,0 +1,145 @@
+//! Work off the UI thread: each job is a named thread whose result the window polls every frame
+//! (a panic becomes an error message, never a dead window), plus the channels that stream
+//! progress while it runs.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::Receiver;
+use std::thread::JoinHandle;
+
+use eframe::egui;
+
+/// A background computation returning `T`.
+#[derive(Debug)]
+pub struct Job<T> {
+    /// What it does, for messages ("loading scan.npz").
+    pub label: String,
+    handle: Option<JoinHandle<anyhow::Result<T>>>,
+}
+
+impl<T: Send + 'static> Job<T> {
+    /// Runs `work` on a new thread named `ptychostudio-<label>`; asks for a repaint when done.
+    pub fn spawn(
+        label: impl Into<String>,
+        ctx: &egui::Context,
+        work: impl FnOnce() -> anyhow::Result<T> + Send + 'static,
+    ) -> Self {
+        let label = label.into();
+        let ctx = ctx.clone();
+        let thread_name: String = format!("ptychostudio-{label}")
+            .chars()
+            .filter(|c| c.is_ascii_graphic())
+            .take(40)
+            .collect();
+        let handle = std::thread::Builder::new()
+            .name(thread_name)
+            .spawn(move || {
+                let result = work();
+                ctx.request_repaint();
+                result
+            });
+        match handle {
+            Ok(handle) => Self {
+                label,
+                handle: Some(handle),
+            },
+            Err(e) => {
+                // No thread: report the failure through the normal path on the next poll.
+                let message = format!("cannot start a thread: {e}");
+                let handle = std::thread::spawn(move || Err(anyhow::anyhow!(message)));
+                Self {
+                    label,
+                    handle: Some(handle),
+                }
+            }
+        }
+    }
+}
+
+impl<T> Job<T> {
+    /// The result once the thread has finished (`None` while it runs); a panic becomes `Err`.
+    pub fn poll(&mut self) -> Option<Result<T, String>> {
+        if !self.handle.as_ref().is_some_and(JoinHandle::is_finished) {
+            return None;
+        }
+        let handle = self.handle.take()?;
+        Some(match handle.join() {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(error)) => Err(format!("{error:#}")),
+            Err(panic) => {
+                let what = panic
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+                    .unwrap_or_else(|| "unknown cause".into());
+                Err(format!("{} crashed: {what}", self.label))
+            }
+        })
+    }
+
+    /// True until the result has been taken by [`Job::poll`].
+    pub fn is_running(&self) -> bool {
+        self.handle.is_some()
+    }
+
+    /// True once the thread has ended (its result is ready for [`Job::poll`]).
+    pub fn is_finished(&self) -> bool {
+        self.handle.as_ref().is_some_and(JoinHandle::is_finished)
+    }
+}
+
+/// A job that streams `U` updates while it runs and can be asked to stop.
+#[derive(Debug)]
+pub struct StreamingJob<T, U> {
+    /// The thread.
+    pub job: Job<T>,
+    /// Its updates (bounded at the sender).
+    pub updates: Receiver<U>,
+    /// Set to ask it to stop at the next safe point.
+    pub stop: Arc<AtomicBool>,
+}
+
+impl<T, U> StreamingJob<T, U> {
+    /// Asks the job to stop.
+    pub fn request_stop(&self) {
+        self.stop.store(true, Ordering::SeqCst);
+    }
+
+    /// True once a stop was asked for.
+    pub fn stopping(&self) -> bool {
+        self.stop.load(Ordering::SeqCst)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn results_errors_and_panics_come_back() {
+        let ctx = egui::Context::default();
+        let mut ok = Job::spawn("ok", &ctx, || Ok(7));
+        let mut err: Job<()> = Job::spawn("err", &ctx, || anyhow::bail!("bad key 'diff3d'"));
+        let mut panics: Job<()> = Job::spawn("boom", &ctx, || panic!("index out of bounds"));
+        let wait = |job: &mut dyn FnMut() -> Option<String>| loop {
+            if let Some(r) = job() {
+                return r;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        };
+        assert_eq!(ok_value(&mut ok), 7);
+        assert!(wait(&mut || err.poll().map(|r| r.unwrap_err())).contains("diff3d"));
+        let message = wait(&mut || panics.poll().map(|r| r.unwrap_err()));
+        assert!(message.contains("boom crashed: index out of bounds"), "{message}");
+        assert!(!panics.is_running());
+    }
+
+    fn ok_value(job: &mut Job<i32>) -> i32 {
+        loop {
+            if let Some(r) = job.poll() {
+                return r.unwrap();
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+    }
+}

@@ -1,0 +1,193 @@
+//! The dataset pane: what was loaded (layout, N, patterns, scan extent, photon counts), the
+//! loader's notes and errors in place, a pattern browser (index slider, log scale, colour bar,
+//! hover value) and the scan positions with the current pattern highlighted.
+
+use eframe::egui::{self, Color32, RichText, vec2};
+use egui_plot::{MarkerShape, Plot, PlotPoints, Points};
+
+use super::PaneCtx;
+use crate::gui::command::Command;
+use crate::gui::export::dataset_lines;
+use crate::gui::session::DatasetView;
+use crate::gui::widgets::colormap::{log1p10, real_image};
+use crate::gui::widgets::image_view::{BarKind, ColorBar, ImageView};
+use crate::io::png::{ColorMap, finite_range};
+
+/// The dataset pane's own view state.
+#[derive(Debug)]
+pub struct DatasetPane {
+    /// The pattern shown.
+    pub index: usize,
+    pattern: ImageView,
+    bar: Option<ColorBar>,
+}
+
+impl Default for DatasetPane {
+    fn default() -> Self {
+        Self {
+            index: 0,
+            pattern: ImageView::new("pattern"),
+            bar: None,
+        }
+    }
+}
+
+/// The welcome text and the ways to open a scan.
+pub fn open_prompt_ui(ui: &mut egui::Ui, pane: &mut PaneCtx<'_>) {
+    ui.add_space(12.0);
+    ui.heading("Open a scan");
+    ui.label(
+        "Drop an NPZ file anywhere on the window, use File > Open, or start with the generated \
+         demo scan. PtychoPINN (diff3d / diffraction) and ptychodus files are read.",
+    );
+    ui.horizontal(|ui| {
+        if ui.button("Open…").clicked() {
+            pane.commands.push(Command::BrowseDataset);
+        }
+        if ui.button("Open demo scan").clicked() {
+            pane.commands.push(Command::OpenDemo);
+        }
+    });
+    if !pane.state.recent_files.is_empty() {
+        ui.add_space(8.0);
+        ui.label(RichText::new("Recent files").strong());
+        for path in pane.state.recent_files.clone() {
+            if ui.link(path.display().to_string()).clicked() {
+                pane.commands.push(Command::OpenDataset(path));
+            }
+        }
+    }
+}
+
+/// The error of the last open, in a red frame (the window stays usable).
+pub fn error_ui(ui: &mut egui::Ui, error: &str) {
+    egui::Frame::group(ui.style())
+        .fill(ui.visuals().extreme_bg_color)
+        .stroke(egui::Stroke::new(1.5, Color32::from_rgb(200, 60, 60)))
+        .show(ui, |ui| {
+            ui.label(RichText::new("Could not open the file").strong().color(Color32::from_rgb(220, 80, 80)));
+            ui.label(error);
+            ui.label("Nothing was changed; open another file.");
+        });
+}
+
+impl DatasetPane {
+    /// Draws the pane.
+    pub fn ui(&mut self, ui: &mut egui::Ui, pane: &mut PaneCtx<'_>) {
+        let session = pane.session;
+        if let Some(job) = &session.loading {
+            ui.horizontal(|ui| {
+                ui.spinner();
+                ui.label(format!("{}…", job.label));
+            });
+        }
+        if session.generating_demo.is_some() {
+            ui.horizontal(|ui| {
+                ui.spinner();
+                ui.label("generating the demo scan…");
+            });
+        }
+        if let Some(error) = &session.dataset_error {
+            error_ui(ui, error);
+        }
+        let Some(view) = &session.dataset else {
+            open_prompt_ui(ui, pane);
+            return;
+        };
+        let n_patterns = view.loaded.dataset.len();
+        self.index = self.index.min(n_patterns.saturating_sub(1));
+        ui.columns(2, |cols| {
+            summary_ui(&mut cols[0], view);
+            cols[0].add_space(8.0);
+            positions_ui(&mut cols[0], view, self.index);
+            self.browser_ui(&mut cols[1], view, pane.state.view.log_patterns, &mut pane.state.view.log_patterns);
+        });
+    }
+
+    fn browser_ui(&mut self, ui: &mut egui::Ui, view: &DatasetView, log: bool, log_toggle: &mut bool) {
+        let dataset = &view.loaded.dataset;
+        ui.heading("Patterns");
+        ui.horizontal(|ui| {
+            ui.add(
+                egui::Slider::new(&mut self.index, 0..=dataset.len().saturating_sub(1))
+                    .text("pattern"),
+            );
+            ui.checkbox(log_toggle, "log scale")
+                .on_hover_text("Show log10(1 + amplitude): the pattern's range spans decades");
+        });
+        let index = self.index;
+        let key = (view.version.wrapping_mul(1_000_003) + index as u64, u64::from(log));
+        let mut bar = self.bar.clone();
+        self.pattern.update(ui.ctx(), key, || {
+            let pattern = dataset.pattern(index);
+            let values = if log { log1p10(&pattern) } else { pattern.to_owned() };
+            let range = finite_range(&values);
+            bar = Some(ColorBar {
+                kind: if log {
+                    BarKind::Log(ColorMap::Viridis)
+                } else {
+                    BarKind::Linear(ColorMap::Viridis)
+                },
+                range,
+                title: "amplitude".into(),
+            });
+            real_image(&values, ColorMap::Viridis, range)
+        });
+        self.bar = bar;
+        let side = ui.available_width().min(ui.available_height() - 40.0).max(160.0);
+        let hovered = self
+            .pattern
+            .show(ui, vec2(side, side - 74.0), self.bar.as_ref(), None);
+        let [x, y] = dataset.positions_px()[index];
+        let text = match hovered {
+            Some([c, r]) => {
+                let (r, c) = (r as usize, c as usize);
+                let a = dataset.pattern(index)[[r, c]];
+                format!("pixel ({c}, {r}): amplitude {a:.4}, counts {:.1}", a * a)
+            }
+            None => "hover the pattern for values; drag to pan, Ctrl+scroll to zoom".into(),
+        };
+        ui.label(format!("pattern {index} at x {x:.2}, y {y:.2} px"));
+        ui.label(RichText::new(text).monospace());
+    }
+}
+
+fn summary_ui(ui: &mut egui::Ui, view: &DatasetView) {
+    ui.heading("Scan");
+    egui::Grid::new("dataset_summary").striped(true).show(ui, |ui| {
+        for line in dataset_lines(view) {
+            let (key, value) = line.split_once(": ").unwrap_or((line.as_str(), ""));
+            ui.label(RichText::new(key).strong());
+            ui.label(value);
+            ui.end_row();
+        }
+    });
+    if !view.loaded.notes.is_empty() {
+        ui.add_space(6.0);
+        ui.label(RichText::new("Loader notes").strong());
+        for note in &view.loaded.notes {
+            ui.label(RichText::new(format!("! {note}")).color(Color32::from_rgb(230, 170, 40)));
+        }
+    }
+}
+
+fn positions_ui(ui: &mut egui::Ui, view: &DatasetView, current: usize) {
+    let positions = view.loaded.dataset.positions_px();
+    // y down, as in the images.
+    let all: Vec<[f64; 2]> = positions.iter().map(|p| [p[0], -p[1]]).collect();
+    let here = positions.get(current).map(|p| vec![[p[0], -p[1]]]).unwrap_or_default();
+    ui.label(RichText::new("Scan positions (object pixels, y down)").strong());
+    Plot::new("positions")
+        .data_aspect(1.0)
+        .height(ui.available_height().clamp(160.0, 420.0))
+        .y_axis_formatter(|mark, _| format!("{:.0}", -mark.value))
+        .show(ui, |plot| {
+            plot.points(Points::new("positions", PlotPoints::from(all)).radius(1.5));
+            plot.points(
+                Points::new("current pattern", PlotPoints::from(here))
+                    .radius(6.0)
+                    .shape(MarkerShape::Circle)
+                    .color(Color32::from_rgb(240, 80, 60)),
+            );
+        });
+}

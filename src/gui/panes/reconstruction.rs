@@ -1,0 +1,243 @@
+//! The reconstruction pane: the model (loaded or just trained), Reconstruct with the object
+//! filling in live, amplitude (perceptual map) and phase (cyclic, fixed to [−π, π]) with colour
+//! bars and a hover readout, a phase-ramp removal toggle, the ePIE result or the true object side
+//! by side, the §7 metrics, and Export.
+
+use eframe::egui::{self, RichText, vec2};
+use num_complex::Complex32;
+
+use super::PaneCtx;
+use crate::gui::command::Command;
+use crate::gui::export::display_phase;
+use crate::gui::session::{ObjectView, Session, Versioned};
+use crate::gui::widgets::colormap::real_image;
+use crate::gui::widgets::image_view::{BarKind, ColorBar, ImageView};
+use crate::io::png::{ColorMap, finite_range};
+use crate::metrics::evaluate::ChannelScores;
+
+/// Amplitude and phase views of one object.
+#[derive(Debug)]
+struct ObjectPair {
+    amplitude: ImageView,
+    phase: ImageView,
+    range: (f32, f32),
+}
+
+impl ObjectPair {
+    fn new(name: &str) -> Self {
+        Self {
+            amplitude: ImageView::new(format!("{name} amplitude")),
+            phase: ImageView::new(format!("{name} phase")),
+            range: (0.0, 1.0),
+        }
+    }
+
+    /// Draws both maps side by side in `width`; returns the hovered `[col, row]`.
+    fn ui(
+        &mut self,
+        ui: &mut egui::Ui,
+        object: &Versioned<Option<ObjectView>>,
+        remove_ramp: bool,
+        width: f32,
+        pixel_size_m: Option<f64>,
+    ) -> Option<[f64; 2]> {
+        let Some(view) = &object.value else {
+            self.amplitude.clear();
+            self.phase.clear();
+            return None;
+        };
+        let key = (object.version, u64::from(remove_ramp));
+        let mut range = self.range;
+        self.amplitude.update(ui.ctx(), key, || {
+            let a = view.object.mapv(Complex32::norm);
+            range = finite_range(&a);
+            real_image(&a, ColorMap::Viridis, range)
+        });
+        self.range = range;
+        let pi = std::f32::consts::PI;
+        self.phase.update(ui.ctx(), key, || {
+            real_image(&display_phase(&view.object, remove_ramp), ColorMap::Sinebow, (-pi, pi))
+        });
+        let (h, w) = view.object.dim();
+        let each = (width / 2.0 - 6.0).max(120.0);
+        let image_h = ((each - 74.0) * h as f32 / w.max(1) as f32).clamp(80.0, 520.0);
+        let mut hovered = None;
+        ui.horizontal(|ui| {
+            let bar = ColorBar {
+                kind: BarKind::Linear(ColorMap::Viridis),
+                range,
+                title: "amplitude".into(),
+            };
+            hovered = self.amplitude.show(ui, vec2(each, image_h), Some(&bar), pixel_size_m);
+            let bar = ColorBar {
+                kind: BarKind::Phase,
+                range: (-pi, pi),
+                title: "phase (rad)".into(),
+            };
+            hovered = hovered.or(self.phase.show(ui, vec2(each, image_h), Some(&bar), pixel_size_m));
+        });
+        hovered
+    }
+}
+
+/// The reconstruction pane's own view state.
+#[derive(Debug)]
+pub struct ReconstructionPane {
+    network: ObjectPair,
+    comparison: ObjectPair,
+}
+
+impl Default for ReconstructionPane {
+    fn default() -> Self {
+        Self {
+            network: ObjectPair::new("reconstruction"),
+            comparison: ObjectPair::new("comparison"),
+        }
+    }
+}
+
+fn readout(view: &ObjectView, pixel: [f64; 2]) -> String {
+    let (c, r) = (pixel[0] as usize, pixel[1] as usize);
+    view.object.get((r, c)).map_or_else(String::new, |z| {
+        format!(
+            "x {:.1}, y {:.1} px: amplitude {:.4}, phase {:+.3} rad",
+            view.origin_px[0] + c as f64,
+            view.origin_px[1] + r as f64,
+            z.norm(),
+            z.arg()
+        )
+    })
+}
+
+fn scores_row(ui: &mut egui::Ui, name: &str, s: &ChannelScores) {
+    let opt = |v: Option<f64>| v.map_or_else(|| "–".into(), |v| format!("{v:.3}"));
+    ui.label(RichText::new(name).strong());
+    ui.label(opt(s.pearson));
+    ui.label(opt(s.ssim));
+    ui.label(format!("{:.4}", s.mae));
+    ui.label(format!("{:.1}", s.psnr_db));
+    ui.label(opt(s.frc50));
+    ui.label(opt(s.frc_half_bit));
+    ui.end_row();
+}
+
+fn toolbar_ui(ui: &mut egui::Ui, pane: &mut PaneCtx<'_>) {
+    let s: &Session = pane.session;
+    ui.horizontal_wrapped(|ui| {
+        if ui.button("Load model…").on_hover_text("A model directory written by training").clicked() {
+            pane.commands.push(Command::BrowseLoadModel);
+        }
+        if ui
+            .add_enabled(s.training.trained.is_some(), egui::Button::new("Use trained model"))
+            .clicked()
+        {
+            pane.commands.push(Command::UseTrainedModel);
+        }
+        let can = s.model.is_some() && s.dataset.is_some() && s.reconstructing.is_none();
+        if ui
+            .add_enabled(can, egui::Button::new("Reconstruct"))
+            .on_hover_text("Run the model over every pattern of the loaded scan and stitch")
+            .clicked()
+        {
+            pane.commands.push(Command::Reconstruct);
+        }
+        if s.reconstructing.is_some() && ui.button("Stop").clicked() {
+            pane.commands.push(Command::StopReconstruction);
+        }
+        ui.separator();
+        ui.add(egui::DragValue::new(&mut pane.state.epie_iterations).range(1..=500).suffix(" sweeps"));
+        if s.epie.is_some() {
+            if ui.button("Stop ePIE").clicked() {
+                pane.commands.push(Command::StopEpie);
+            }
+        } else if ui
+            .add_enabled(s.dataset.is_some(), egui::Button::new("Run ePIE"))
+            .on_hover_text("The iterative baseline (CPU), shown beside the network's result")
+            .clicked()
+        {
+            pane.commands.push(Command::RunEpie);
+        }
+        ui.separator();
+        ui.checkbox(&mut pane.state.view.remove_phase_ramp, "remove phase ramp")
+            .on_hover_text("Subtract the least-squares plane from the phase (display only)");
+        ui.separator();
+        if ui
+            .add_enabled(s.dataset.is_some() && s.exporting.is_none(), egui::Button::new("Export report…"))
+            .on_hover_text("A PNG report (images, probe, loss curves, metrics, settings) and the product NPZ")
+            .clicked()
+        {
+            pane.commands.push(Command::BrowseExport);
+        }
+    });
+    match &s.model {
+        Some(m) => {
+            let c = &m.bundle.manifest.config;
+            ui.label(format!(
+                "model: {} · N {} · gridsize {} · {} epochs",
+                m.source,
+                c.n,
+                c.gridsize,
+                m.bundle.history.len()
+            ));
+        }
+        None => {
+            ui.label("No model yet: train one in the Training pane, or load a model directory.");
+        }
+    }
+}
+
+impl ReconstructionPane {
+    /// Draws the pane.
+    pub fn ui(&mut self, ui: &mut egui::Ui, pane: &mut PaneCtx<'_>) {
+        toolbar_ui(ui, pane);
+        let s = pane.session;
+        if let Some(run) = &s.reconstructing {
+            ui.add(
+                egui::ProgressBar::new(run.done as f32 / run.total.max(1) as f32)
+                    .text(format!("reconstructing: {} / {} groups", run.done, run.total)),
+            );
+        }
+        if let Some(run) = &s.epie {
+            ui.add(
+                egui::ProgressBar::new(run.done as f32 / run.total.max(1) as f32)
+                    .text(format!("ePIE: sweep {} / {}", run.done, run.total)),
+            );
+        }
+        let remove = pane.state.view.remove_phase_ramp;
+        let pixel = s
+            .dataset
+            .as_ref()
+            .and_then(|d| d.loaded.dataset.physical.pixel_size_m);
+        let width = ui.available_width();
+        egui::ScrollArea::vertical().show(ui, |ui| {
+            ui.label(RichText::new("PtychoPINN").strong());
+            let hover_net = self.network.ui(ui, &s.reconstruction, remove, width, pixel);
+            if let (Some(p), Some(v)) = (hover_net, &s.reconstruction.value) {
+                ui.label(RichText::new(readout(v, p)).monospace());
+            }
+            if let Some(cmp) = &s.comparison.value {
+                ui.label(RichText::new(&cmp.label).strong());
+            }
+            let hover_cmp = self.comparison.ui(ui, &s.comparison, remove, width, pixel);
+            if let (Some(p), Some(v)) = (hover_cmp, &s.comparison.value) {
+                ui.label(RichText::new(readout(v, p)).monospace());
+            }
+            if let Some(m) = &s.metrics {
+                ui.add_space(6.0);
+                ui.label(RichText::new("Against the true object (§7: scanned region, phase plane removed, amplitude scaled, registered)").strong());
+                egui::Grid::new("metrics").striped(true).show(ui, |ui| {
+                    for h in ["", "Pearson", "SSIM", "MAE", "PSNR (dB, peak = data range)", "FRC50", "FRC ½-bit"] {
+                        ui.label(RichText::new(h).strong());
+                    }
+                    ui.end_row();
+                    scores_row(ui, "amplitude", &m.amplitude);
+                    scores_row(ui, "phase", &m.phase);
+                });
+                ui.label(format!(
+                    "region {} × {} px, registration shift ({:.2}, {:.2}) px",
+                    m.region_px[0], m.region_px[1], m.shift_px[0], m.shift_px[1]
+                ));
+            }
+        });
+    }
+}

@@ -1,0 +1,215 @@
+//! The training pane: the settings with what each does, Start / Stop / Save model, progress
+//! (epoch, batch, time left, patterns/s), the loss curves on a log scale, the learning rate, and
+//! the stitched amplitude and phase previewed every few epochs.
+
+use eframe::egui::{self, RichText, vec2};
+
+use super::PaneCtx;
+use crate::device::DeviceChoice;
+use crate::gui::command::Command;
+use crate::gui::session::TrainingView;
+use crate::gui::widgets::colormap::real_image;
+use crate::gui::widgets::image_view::{BarKind, ColorBar, ImageView};
+use crate::gui::widgets::loss_plot::loss_plot_ui;
+use crate::io::png::{ColorMap, finite_range};
+use crate::train::TrainConfig;
+
+/// The training pane's own view state.
+#[derive(Debug)]
+pub struct TrainingPane {
+    amplitude: ImageView,
+    phase: ImageView,
+    amplitude_range: (f32, f32),
+}
+
+impl Default for TrainingPane {
+    fn default() -> Self {
+        Self {
+            amplitude: ImageView::new("preview amplitude"),
+            phase: ImageView::new("preview phase"),
+            amplitude_range: (0.0, 1.0),
+        }
+    }
+}
+
+fn setting<T: egui::emath::Numeric>(
+    ui: &mut egui::Ui,
+    label: &str,
+    tip: &str,
+    value: &mut T,
+    range: std::ops::RangeInclusive<T>,
+    speed: f64,
+) {
+    ui.label(label).on_hover_text(tip);
+    ui.add(egui::DragValue::new(value).range(range).speed(speed))
+        .on_hover_text(tip);
+    ui.end_row();
+}
+
+/// The settings grid (disabled while a run goes).
+fn settings_ui(ui: &mut egui::Ui, config: &mut TrainConfig, device: &mut DeviceChoice, preview_every: &mut usize, n: Option<usize>) {
+    egui::Grid::new("train_settings").num_columns(2).striped(true).show(ui, |ui| {
+        ui.label("N").on_hover_text("Pattern size, taken from the loaded scan");
+        ui.label(n.map_or_else(|| "– (open a scan)".into(), |n| n.to_string()));
+        ui.end_row();
+        ui.label("gridsize").on_hover_text(
+            "g: patterns per group side. 1 = each pattern alone; 2 = groups of 4 neighbours whose \
+             patches are merged on one canvas (physics.md §2–3)",
+        );
+        egui::ComboBox::from_id_salt("gridsize")
+            .selected_text(config.gridsize.to_string())
+            .show_ui(ui, |ui| {
+                ui.selectable_value(&mut config.gridsize, 1, "1");
+                ui.selectable_value(&mut config.gridsize, 2, "2");
+            });
+        ui.end_row();
+        setting(ui, "epochs", "Passes over the training groups (early stopping may end sooner)", &mut config.nepochs, 1..=1000, 0.2);
+        ui.label("batch size").on_hover_text("Groups per optimiser step (a power of two; the reference uses 16)");
+        egui::ComboBox::from_id_salt("batch")
+            .selected_text(config.batch_size.to_string())
+            .show_ui(ui, |ui| {
+                for b in [4, 8, 16, 32, 64, 128] {
+                    ui.selectable_value(&mut config.batch_size, b, b.to_string());
+                }
+            });
+        ui.end_row();
+        setting(ui, "learning rate", "Adam's starting step size; halved when the validation loss stalls for 2 epochs (floor 1e-4)", &mut config.learning_rate, 1e-6..=1e-1, 1e-5);
+        setting(ui, "groups", "Groups drawn for training (all patterns when larger than the scan); 5 % are held out for validation", &mut config.n_groups, 1..=1_000_000, 4.0);
+        setting(ui, "photons", "nphotons: sets the intensity scale s = √nphotons / (N/2) of the Poisson loss", &mut config.nphotons, 1.0..=1e12, 1e6);
+        setting(ui, "NLL weight", "Weight of the Poisson negative log-likelihood of the measured counts", &mut config.loss.nll, 0.0..=10.0, 0.01);
+        setting(ui, "MAE weight", "Weight of the mean absolute error on amplitudes (0 = off)", &mut config.loss.mae, 0.0..=10.0, 0.01);
+        setting(ui, "filters ×", "n_filters_scale: multiplies every layer's filter count (2 = the reference's 2.33 M parameters at N = 64)", &mut config.n_filters_scale, 1..=4, 0.05);
+        setting(ui, "early stop", "Stop after this many epochs without a training-loss improvement (0 = never)", &mut config.early_stopping_patience, 0..=100, 0.1);
+        setting(ui, "seed", "Seed of the weights, grouping, split and batch order: the same seed gives the same run on the CPU", &mut config.seed, 0..=u64::MAX, 1.0);
+        ui.label("probe mask").on_hover_text(
+            "Normalise the probe over the central disk of radius N/4 (§3.3). Helps when a wide \
+             measured probe would otherwise ask for object amplitudes above 1",
+        );
+        ui.checkbox(&mut config.probe_mask, "");
+        ui.end_row();
+        setting(ui, "preview every", "Stitch and show the object every this many epochs", preview_every, 1..=100, 0.1);
+        ui.label("device").on_hover_text("GPU: the window's own GPU (wgpu); falls back to the CPU with a note when there is none");
+        ui.horizontal(|ui| {
+            ui.selectable_value(device, DeviceChoice::Wgpu, "GPU");
+            ui.selectable_value(device, DeviceChoice::Cpu, "CPU");
+        });
+        ui.end_row();
+    });
+}
+
+fn progress_ui(ui: &mut egui::Ui, t: &TrainingView) {
+    let Some(info) = &t.info else {
+        if t.running() {
+            ui.horizontal(|ui| {
+                ui.spinner();
+                ui.label("preparing (grouping, normalising)…");
+            });
+        }
+        return;
+    };
+    let epochs = info.last_epoch + 1 - info.first_epoch;
+    let total_steps = (epochs * info.batches_per_epoch).max(1);
+    let fraction = t.steps_done as f32 / total_steps as f32;
+    let (epoch, batch, batches) = t.batch.unwrap_or((info.first_epoch, 0, info.batches_per_epoch));
+    let left = t
+        .seconds_left()
+        .map_or_else(|| "–".into(), |s| format!("{:.0} min {:02.0} s", (s / 60.0).floor(), s % 60.0));
+    let rate = t.history.last().map_or_else(|| "–".into(), |r| format!("{:.1}", r.patterns_per_s));
+    ui.add(
+        egui::ProgressBar::new(fraction.min(1.0))
+            .show_percentage()
+            .text(format!("epoch {epoch}/{} · batch {batch}/{batches} · {left} left · {rate} patterns/s", info.last_epoch)),
+    );
+    if let Some(last) = t.history.last() {
+        ui.label(format!(
+            "learning rate {:.2e} · last epoch {:.1} s · {} training / {} validation groups · {} parameters",
+            last.learning_rate, last.duration_secs, info.train_groups, info.val_groups, info.parameters
+        ));
+    }
+}
+
+impl TrainingPane {
+    /// Draws the pane.
+    pub fn ui(&mut self, ui: &mut egui::Ui, pane: &mut PaneCtx<'_>) {
+        let t = &pane.session.training;
+        let running = t.running();
+        let n = pane.session.dataset.as_ref().map(|d| d.loaded.dataset.n());
+        egui::Panel::left("training_settings")
+            .resizable(false)
+            .default_size(330.0)
+            .show(ui, |ui| {
+                ui.heading("Settings");
+                ui.add_enabled_ui(!running, |ui| {
+                    settings_ui(ui, &mut pane.state.train, &mut pane.state.device, &mut pane.state.preview_every, n);
+                });
+                ui.label(RichText::new(&pane.device_note).small());
+                ui.add_space(8.0);
+                ui.horizontal(|ui| {
+                    let can_start = !running && pane.session.dataset.is_some();
+                    if ui
+                        .add_enabled(can_start, egui::Button::new("Start training"))
+                        .on_hover_text("Train on the loaded scan (self-supervised)")
+                        .clicked()
+                    {
+                        pane.commands.push(Command::StartTraining);
+                    }
+                    let stopping = t.job.as_ref().is_some_and(super::super::jobs::StreamingJob::stopping);
+                    if ui
+                        .add_enabled(running && !stopping, egui::Button::new("Stop"))
+                        .on_hover_text("Stop after the current batch; the model is saved")
+                        .clicked()
+                    {
+                        pane.commands.push(Command::StopTraining);
+                    }
+                    if ui
+                        .add_enabled(pane.session.model.is_some(), egui::Button::new("Save model…"))
+                        .on_hover_text("Save the model directory (config.json, weights, probe, history) into a folder")
+                        .clicked()
+                    {
+                        pane.commands.push(Command::BrowseSaveModel);
+                    }
+                });
+                if let Some(dir) = &t.run_dir {
+                    ui.label(RichText::new(format!("run: {}", dir.display())).small());
+                }
+                if let Some(reason) = t.last_reason
+                    && !running
+                {
+                    ui.label(format!("last run: {reason:?}"));
+                }
+            });
+        ui.vertical(|ui| {
+            progress_ui(ui, t);
+            let plot_h = (ui.available_height() * 0.45).max(140.0);
+            loss_plot_ui(ui, &t.history, plot_h);
+            self.preview_ui(ui, t);
+        });
+    }
+
+    fn preview_ui(&mut self, ui: &mut egui::Ui, t: &TrainingView) {
+        let Some((epoch, amplitude, phase)) = &t.preview.value else {
+            ui.label("The stitched object appears here after each preview epoch.");
+            return;
+        };
+        let version = t.preview.version;
+        let mut range = self.amplitude_range;
+        self.amplitude.update(ui.ctx(), (version, 0), || {
+            range = finite_range(amplitude);
+            real_image(amplitude, ColorMap::Viridis, range)
+        });
+        self.amplitude_range = range;
+        let pi = std::f32::consts::PI;
+        self.phase.update(ui.ctx(), (version, 0), || {
+            real_image(phase, ColorMap::Sinebow, (-pi, pi))
+        });
+        ui.label(RichText::new(format!("Preview after epoch {epoch} (central groups)")).strong());
+        let w = (ui.available_width() / 2.0 - 8.0).max(120.0);
+        let side = w.min(ui.available_height() - 8.0).max(120.0);
+        ui.horizontal(|ui| {
+            let bar = ColorBar { kind: BarKind::Linear(ColorMap::Viridis), range, title: "amplitude".into() };
+            self.amplitude.show(ui, vec2(side, side - 74.0), Some(&bar), None);
+            let bar = ColorBar { kind: BarKind::Phase, range: (-pi, pi), title: "phase (rad)".into() };
+            self.phase.show(ui, vec2(side, side - 74.0), Some(&bar), None);
+        });
+    }
+}

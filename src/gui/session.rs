@@ -1,0 +1,245 @@
+//! What the window holds while it runs and never persists: the loaded scan, the training run,
+//! the model, the reconstruction and its comparison, the running jobs and the log. `ui` code
+//! reads it; [`super::app::PtychoApp::logic`] changes it.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use ndarray::Array2;
+use num_complex::Complex32;
+
+use super::jobs::{Job, StreamingJob};
+use crate::data::Loaded;
+use crate::epie::EpieResult;
+use crate::infer::Stitched;
+use crate::metrics::evaluate::Evaluation;
+use crate::train::{EpochRecord, ModelBundle, RunInfo, StopReason, TrainEvent, TrainOutcome};
+
+/// A value that remembers how often it changed, so textures are re-uploaded only then.
+#[derive(Debug, Clone, Default)]
+pub struct Versioned<T> {
+    /// The value.
+    pub value: T,
+    /// Bumped on every change.
+    pub version: u64,
+}
+
+impl<T> Versioned<T> {
+    /// Replaces the value and bumps the version.
+    pub fn set(&mut self, value: T) {
+        self.value = value;
+        self.version += 1;
+    }
+}
+
+/// The loaded scan.
+#[derive(Debug, Clone)]
+pub struct DatasetView {
+    /// Where it came from.
+    pub path: PathBuf,
+    /// The data and the loader's notes.
+    pub loaded: Loaded,
+    /// Bumped when a new dataset replaces the old (textures follow).
+    pub version: u64,
+}
+
+/// The severity of a log line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    /// Progress and results.
+    Info,
+    /// Something to look at.
+    Warn,
+    /// Something failed.
+    Error,
+}
+
+/// One line of the log pane.
+#[derive(Debug, Clone)]
+pub struct LogLine {
+    /// Severity.
+    pub level: Level,
+    /// Text.
+    pub text: String,
+}
+
+/// A stitched object shown in the reconstruction pane.
+#[derive(Debug, Clone)]
+pub struct ObjectView {
+    /// What made it ("PtychoPINN", "ePIE, 20 sweeps", "true object").
+    pub label: String,
+    /// `[h, w]` the object.
+    pub object: Array2<Complex32>,
+    /// Object coordinates `[x, y]` of pixel (0, 0).
+    pub origin_px: [f64; 2],
+}
+
+/// A training run and what it has reported.
+#[derive(Debug, Default)]
+pub struct TrainingView {
+    /// The running job (its events stream in).
+    pub job: Option<StreamingJob<TrainOutcome, TrainEvent>>,
+    /// Sizes sent at the start.
+    pub info: Option<RunInfo>,
+    /// Finished epochs.
+    pub history: Vec<EpochRecord>,
+    /// `(epoch, batch, batches)` of the last step.
+    pub batch: Option<(usize, usize, usize)>,
+    /// Steps finished in this run (for the time-left estimate).
+    pub steps_done: usize,
+    /// When the run started.
+    pub started: Option<Instant>,
+    /// `(epoch, amplitude, phase)` of the last preview.
+    pub preview: Versioned<Option<(usize, Array2<f32>, Array2<f32>)>>,
+    /// The run's directory (the model is saved under `model/`).
+    pub run_dir: Option<PathBuf>,
+    /// The device it runs on, and any fallback note.
+    pub device_label: String,
+    /// How the last run ended.
+    pub last_reason: Option<StopReason>,
+    /// The model of the last run.
+    pub trained: Option<ModelBundle>,
+}
+
+impl TrainingView {
+    /// True while a run is going.
+    pub fn running(&self) -> bool {
+        self.job.is_some()
+    }
+
+    /// Seconds left at the current pace, when it can be estimated.
+    pub fn seconds_left(&self) -> Option<f64> {
+        let info = self.info.as_ref()?;
+        let started = self.started?;
+        if self.steps_done == 0 {
+            return None;
+        }
+        let per_step = started.elapsed().as_secs_f64() / self.steps_done as f64;
+        let epochs = info.last_epoch + 1 - info.first_epoch;
+        let total = epochs * info.batches_per_epoch;
+        Some(per_step * total.saturating_sub(self.steps_done) as f64)
+    }
+}
+
+/// The model used for reconstruction.
+#[derive(Debug, Clone)]
+pub struct ModelView {
+    /// The network and its manifest.
+    pub bundle: ModelBundle,
+    /// Where it came from ("trained in this session", a directory).
+    pub source: String,
+    /// The device its network lives on.
+    pub device: burn::prelude::Device,
+}
+
+/// A running reconstruction's live state.
+#[derive(Debug)]
+pub struct ReconstructionRun {
+    /// The job; updates are `(done groups, total groups, object so far, origin)`.
+    pub job: StreamingJob<Stitched, (usize, usize, Array2<Complex32>, [f64; 2])>,
+    /// Groups done so far.
+    pub done: usize,
+    /// Groups in all.
+    pub total: usize,
+}
+
+/// A running ePIE comparison.
+#[derive(Debug)]
+pub struct EpieRun {
+    /// The job; updates are `(sweep, sweeps, Fourier error, object so far, origin)`.
+    pub job: StreamingJob<EpieResult, (usize, usize, f64, Array2<Complex32>, [f64; 2])>,
+    /// Sweeps done.
+    pub done: usize,
+    /// Sweeps planned.
+    pub total: usize,
+}
+
+/// Everything that is not persisted.
+#[derive(Debug, Default)]
+pub struct Session {
+    /// The loaded scan.
+    pub dataset: Option<DatasetView>,
+    /// Why the last open failed (shown in the dataset pane until the next open).
+    pub dataset_error: Option<String>,
+    /// A scan being loaded.
+    pub loading: Option<Job<(PathBuf, Loaded)>>,
+    /// The demo dataset being generated.
+    pub generating_demo: Option<Job<PathBuf>>,
+    /// Training.
+    pub training: TrainingView,
+    /// The model for reconstruction.
+    pub model: Option<ModelView>,
+    /// A model being loaded or saved.
+    pub model_job: Option<Job<ModelJobResult>>,
+    /// The network's reconstruction (fills in live).
+    pub reconstruction: Versioned<Option<ObjectView>>,
+    /// The running reconstruction.
+    pub reconstructing: Option<ReconstructionRun>,
+    /// The comparison object: ePIE or the true object.
+    pub comparison: Versioned<Option<ObjectView>>,
+    /// The running ePIE.
+    pub epie: Option<EpieRun>,
+    /// §7 metrics of the reconstruction against the true object.
+    pub metrics: Option<Evaluation>,
+    /// A native file dialog open on a worker thread, and what its answer is for.
+    pub dialog: Option<(Job<Option<PathBuf>>, DialogPurpose)>,
+    /// An export being written.
+    pub exporting: Option<Job<Vec<PathBuf>>>,
+    /// The log pane.
+    pub log: Vec<LogLine>,
+    /// Reconstruct as soon as a model is ready (set by `--model`).
+    pub reconstruct_when_ready: bool,
+}
+
+/// What a dialog's answer is used for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DialogPurpose {
+    /// Open a dataset.
+    OpenDataset,
+    /// Load a model directory.
+    LoadModel,
+    /// Save the model to a directory.
+    SaveModel,
+    /// Export the report into a directory.
+    Export,
+}
+
+/// What a model job produced.
+#[derive(Debug)]
+pub enum ModelJobResult {
+    /// A model was loaded.
+    Loaded(Box<ModelView>),
+    /// The model was saved there.
+    Saved(PathBuf),
+}
+
+impl Session {
+    /// The most lines the log keeps.
+    pub const MAX_LOG: usize = 2000;
+
+    /// Adds a line to the log (and to `tracing`).
+    pub fn log(&mut self, level: Level, text: impl Into<String>) {
+        let text = text.into();
+        match level {
+            Level::Info => tracing::info!("{text}"),
+            Level::Warn => tracing::warn!("{text}"),
+            Level::Error => tracing::error!("{text}"),
+        }
+        self.log.push(LogLine { level, text });
+        if self.log.len() > Self::MAX_LOG {
+            let excess = self.log.len() - Self::MAX_LOG;
+            self.log.drain(..excess);
+        }
+    }
+
+    /// True while any job runs (the window keeps repainting for progress).
+    pub fn busy(&self) -> bool {
+        self.loading.is_some()
+            || self.generating_demo.is_some()
+            || self.training.running()
+            || self.model_job.is_some()
+            || self.reconstructing.is_some()
+            || self.epie.is_some()
+            || self.exporting.is_some()
+    }
+}

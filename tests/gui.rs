@@ -1,0 +1,243 @@
+//! The window, driven headless through AccessKit (egui_kittest): every pane builds on a generated
+//! scan; "Start training" by its label starts a tiny CPU run whose events reach the training
+//! pane; Stop stops it with a saved, loadable model; a bad NPZ dropped on the window shows an
+//! error and the window stays usable; Export writes a PNG report.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use eframe::egui;
+use egui_kittest::Harness;
+use egui_kittest::kittest::{NodeT, Queryable};
+use ptychostudio::data::save::save_pinn;
+use ptychostudio::data::simulate::{
+    ScanPattern, SimulationConfig, default_probe, lines_object, scan_positions, simulate_scan,
+};
+use ptychostudio::device::DeviceChoice;
+use ptychostudio::gui::{Command, LaunchOptions, Pane, PtychoApp, REPORT_FILE};
+use ptychostudio::train::{ModelBundle, StopReason};
+
+/// A small simulated scan (N = 64, 48 positions on a 128² lines object, 1e6 photons).
+fn write_scan(dir: &Path) -> PathBuf {
+    let config = SimulationConfig {
+        n: 64,
+        object_size: 128,
+        nphotons: 1e6,
+        seed: 3,
+        ..SimulationConfig::default()
+    };
+    let positions = scan_positions(ScanPattern::Random { count: 48 }, 64, 128, 3);
+    let scan = simulate_scan(
+        &lines_object(&config),
+        &default_probe(64),
+        positions,
+        1e6,
+        3,
+    )
+    .unwrap();
+    let path = dir.join("scan.npz");
+    save_pinn(&scan.dataset, &path, None).unwrap();
+    path
+}
+
+fn harness(dir: &Path, file: Option<PathBuf>) -> Harness<'static, PtychoApp> {
+    let launch = LaunchOptions {
+        file,
+        runs_dir: Some(dir.join("runs")),
+        ..LaunchOptions::default()
+    };
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1280.0, 860.0))
+        .build_eframe(move |cc| PtychoApp::new(cc, launch));
+    // Tiny CPU runs.
+    let state = &mut h.state_mut().state;
+    state.device = DeviceChoice::Cpu;
+    state.train.nepochs = 2;
+    state.train.n_groups = 48;
+    state.train.batch_size = 16;
+    state.train.n_filters_scale = 1;
+    state.train.early_stopping_patience = 0;
+    state.preview_every = 1;
+    h
+}
+
+/// Steps the window until `done` holds (a liveness bound, not a speed assertion).
+fn step_until(h: &mut Harness<'_, PtychoApp>, what: &str, done: impl Fn(&PtychoApp) -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(600);
+    while !done(h.state()) {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        h.step();
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    h.step();
+    h.step();
+}
+
+/// Clicks the widget labelled `label` and lets the window apply what the click asked for (the
+/// click is seen in one frame's `ui`, its command applied in the next frame's `logic`).
+fn click(h: &mut Harness<'_, PtychoApp>, label: &str) {
+    h.get_by_label(label).click();
+    h.step();
+    h.step();
+}
+
+fn loaded(app: &PtychoApp) -> bool {
+    app.session.dataset.is_some() && app.session.loading.is_none()
+}
+
+#[test]
+fn every_pane_builds_on_a_generated_scan() {
+    let dir = tempfile::tempdir().unwrap();
+    let scan = write_scan(dir.path());
+    let mut h = harness(dir.path(), Some(scan));
+    step_until(&mut h, "the scan to load", loaded);
+    assert_eq!(h.state().session.dataset.as_ref().unwrap().loaded.dataset.len(), 48);
+    // Dataset pane: summary, pattern browser, positions.
+    h.get_by_label("48 patterns of 64 × 64 px");
+    h.get_by_label_contains("pattern 0 at x");
+    // Probe pane.
+    click(&mut h, "Probe");
+    assert_eq!(h.state().state.pane, Pane::Probe);
+    h.get_by_label("Complex");
+    h.get_by_label_contains("Σ|P|²");
+    // Training pane: the settings and the buttons.
+    click(&mut h, "Training");
+    h.get_by_label("Start training");
+    h.get_by_label("gridsize");
+    // Reconstruction pane: no model yet, ePIE available; the true object is the comparison.
+    click(&mut h, "Reconstruction");
+    h.get_by_label("Run ePIE");
+    h.get_by_label_contains("No model yet");
+    h.get_by_label("true object (objectGuess)");
+}
+
+#[test]
+fn start_training_by_label_streams_events_and_reconstructs() {
+    let dir = tempfile::tempdir().unwrap();
+    let scan = write_scan(dir.path());
+    let mut h = harness(dir.path(), Some(scan));
+    step_until(&mut h, "the scan to load", loaded);
+    click(&mut h, "Training");
+    click(&mut h, "Start training");
+    step_until(&mut h, "the first epoch", |app| {
+        !app.session.training.history.is_empty()
+    });
+    // The events reached the pane: progress, loss, preview.
+    assert!(h.state().session.training.info.is_some());
+    assert!(h.query_all_by_label_contains("patterns/s").count() >= 1);
+    h.get_by_label_contains("epoch 1: loss");
+    step_until(&mut h, "the run to finish", |app| !app.session.training.running());
+    let app = h.state();
+    assert_eq!(app.session.training.history.len(), 2);
+    assert_eq!(app.session.training.last_reason, Some(StopReason::Completed));
+    assert!(app.session.training.preview.value.is_some(), "a preview arrived");
+    assert!(app.session.model.is_some(), "the trained model is ready for reconstruction");
+    let run_dir = app.session.training.run_dir.clone().unwrap();
+    assert!(run_dir.join("model/config.json").is_file());
+    assert!(run_dir.join("metrics.csv").is_file());
+    // A second Start while idle works; Reconstruct fills the reconstruction pane.
+    click(&mut h, "Reconstruction");
+    click(&mut h, "Reconstruct");
+    step_until(&mut h, "the reconstruction", |app| {
+        app.session.reconstructing.is_none() && app.session.reconstruction.value.is_some()
+    });
+    let app = h.state();
+    let object = &app.session.reconstruction.value.as_ref().unwrap().object;
+    assert!(object.iter().all(|z| z.re.is_finite() && z.im.is_finite()));
+    assert!(app.session.metrics.is_some(), "metrics against objectGuess");
+}
+
+#[test]
+fn stop_keeps_a_loadable_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let scan = write_scan(dir.path());
+    let mut h = harness(dir.path(), Some(scan));
+    h.state_mut().state.train.nepochs = 500;
+    step_until(&mut h, "the scan to load", loaded);
+    click(&mut h, "Training");
+    click(&mut h, "Start training");
+    step_until(&mut h, "the first batch", |app| app.session.training.steps_done > 0);
+    click(&mut h, "Stop");
+    step_until(&mut h, "the run to stop", |app| !app.session.training.running());
+    let app = h.state();
+    assert_eq!(app.session.training.last_reason, Some(StopReason::Stopped));
+    let model = app.session.training.run_dir.clone().unwrap().join("model");
+    let bundle = ModelBundle::load(&model, &burn::prelude::Device::flex()).unwrap();
+    assert_eq!(bundle.manifest.config.n, 64);
+    // The window is still usable: the Start button is back.
+    assert!(!h.get_by_label("Start training").accesskit_node().is_disabled());
+}
+
+#[derive(Debug)]
+struct Dropped(PathBuf);
+
+impl egui::DroppedFile for Dropped {
+    fn path(&self) -> &Path {
+        &self.0
+    }
+
+    fn bytes(&self) -> Result<Vec<u8>, String> {
+        std::fs::read(&self.0).map_err(|e| e.to_string())
+    }
+}
+
+#[test]
+fn a_bad_npz_dropped_on_the_window_shows_an_error_and_the_window_stays_usable() {
+    let dir = tempfile::tempdir().unwrap();
+    let scan = write_scan(dir.path());
+    let mut h = harness(dir.path(), Some(scan.clone()));
+    step_until(&mut h, "the scan to load", loaded);
+    let bad = dir.path().join("broken.npz");
+    std::fs::write(&bad, b"PK\x03\x04 this is not really a zip archive").unwrap();
+    h.input_mut().dropped_files.push(Arc::new(Dropped(bad)));
+    step_until(&mut h, "the bad file to fail", |app| app.session.dataset_error.is_some());
+    let error = h.state().session.dataset_error.clone().unwrap();
+    assert!(error.contains("broken.npz"), "{error}");
+    h.get_by_label("Could not open the file");
+    // The good scan is still loaded and the window still works.
+    assert!(h.state().session.dataset.is_some());
+    click(&mut h, "Probe");
+    assert_eq!(h.state().state.pane, Pane::Probe);
+    // Dropping a good file clears the error.
+    h.input_mut().dropped_files.push(Arc::new(Dropped(scan)));
+    step_until(&mut h, "the good file to load", |app| {
+        app.session.dataset_error.is_none() && loaded(app)
+    });
+}
+
+#[test]
+fn export_writes_a_png_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let scan = write_scan(dir.path());
+    let mut h = harness(dir.path(), Some(scan));
+    step_until(&mut h, "the scan to load", loaded);
+    h.state_mut().state.epie_iterations = 3;
+    click(&mut h, "Reconstruction");
+    click(&mut h, "Run ePIE");
+    step_until(&mut h, "ePIE", |app| {
+        app.session.epie.is_none()
+            && app
+                .session
+                .comparison
+                .value
+                .as_ref()
+                .is_some_and(|c| c.label == "ePIE, 3 sweeps")
+    });
+    let out = dir.path().join("export");
+    h.state_mut().push(Command::ExportReport(out.clone()));
+    step_until(&mut h, "the export", |app| {
+        app.session.exporting.is_none()
+            && app.session.log.iter().any(|l| l.text.contains("export"))
+    });
+    let page = image::open(out.join(REPORT_FILE)).unwrap();
+    assert!(page.width() >= 1000 && page.height() >= 400, "{}×{}", page.width(), page.height());
+    assert!(
+        h.state()
+            .session
+            .log
+            .iter()
+            .any(|l| l.text.contains(REPORT_FILE)),
+        "the log says where it went"
+    );
+}
