@@ -35,9 +35,9 @@ fn write_scan(dir: &Path) -> PathBuf {
         1e6,
         3,
     )
-    .unwrap();
+    .expect("simulate the scan");
     let path = dir.join("scan.npz");
-    save_pinn(&scan.dataset, &path, None).unwrap();
+    save_pinn(&scan.dataset, &path, None).expect("write the scan");
     path
 }
 
@@ -92,7 +92,17 @@ fn every_pane_builds_on_a_generated_scan() {
     let scan = write_scan(dir.path());
     let mut h = harness(dir.path(), Some(scan));
     step_until(&mut h, "the scan to load", loaded);
-    assert_eq!(h.state().session.dataset.as_ref().unwrap().loaded.dataset.len(), 48);
+    assert_eq!(
+        h.state()
+            .session
+            .dataset
+            .as_ref()
+            .unwrap()
+            .loaded
+            .dataset
+            .len(),
+        48
+    );
     // Dataset pane: summary, pattern browser, positions.
     h.get_by_label("48 patterns of 64 × 64 px");
     h.get_by_label_contains("pattern 0 at x");
@@ -127,12 +137,23 @@ fn start_training_by_label_streams_events_and_reconstructs() {
     assert!(h.state().session.training.info.is_some());
     assert!(h.query_all_by_label_contains("patterns/s").count() >= 1);
     h.get_by_label_contains("epoch 1: loss");
-    step_until(&mut h, "the run to finish", |app| !app.session.training.running());
+    step_until(&mut h, "the run to finish", |app| {
+        !app.session.training.running()
+    });
     let app = h.state();
     assert_eq!(app.session.training.history.len(), 2);
-    assert_eq!(app.session.training.last_reason, Some(StopReason::Completed));
-    assert!(app.session.training.preview.value.is_some(), "a preview arrived");
-    assert!(app.session.model.is_some(), "the trained model is ready for reconstruction");
+    assert_eq!(
+        app.session.training.last_reason,
+        Some(StopReason::Completed)
+    );
+    assert!(
+        app.session.training.preview.value.is_some(),
+        "a preview arrived"
+    );
+    assert!(
+        app.session.model.is_some(),
+        "the trained model is ready for reconstruction"
+    );
     let run_dir = app.session.training.run_dir.clone().unwrap();
     assert!(run_dir.join("model/config.json").is_file());
     assert!(run_dir.join("metrics.csv").is_file());
@@ -157,16 +178,24 @@ fn stop_keeps_a_loadable_model() {
     step_until(&mut h, "the scan to load", loaded);
     click(&mut h, "Training");
     click(&mut h, "Start training");
-    step_until(&mut h, "the first batch", |app| app.session.training.steps_done > 0);
+    step_until(&mut h, "the first batch", |app| {
+        app.session.training.steps_done > 0
+    });
     click(&mut h, "Stop");
-    step_until(&mut h, "the run to stop", |app| !app.session.training.running());
+    step_until(&mut h, "the run to stop", |app| {
+        !app.session.training.running()
+    });
     let app = h.state();
     assert_eq!(app.session.training.last_reason, Some(StopReason::Stopped));
     let model = app.session.training.run_dir.clone().unwrap().join("model");
     let bundle = ModelBundle::load(&model, &burn::prelude::Device::flex()).unwrap();
     assert_eq!(bundle.manifest.config.n, 64);
     // The window is still usable: the Start button is back.
-    assert!(!h.get_by_label("Start training").accesskit_node().is_disabled());
+    assert!(
+        !h.get_by_label("Start training")
+            .accesskit_node()
+            .is_disabled()
+    );
 }
 
 #[derive(Debug)]
@@ -191,7 +220,9 @@ fn a_bad_npz_dropped_on_the_window_shows_an_error_and_the_window_stays_usable() 
     let bad = dir.path().join("broken.npz");
     std::fs::write(&bad, b"PK\x03\x04 this is not really a zip archive").unwrap();
     h.input_mut().dropped_files.push(Arc::new(Dropped(bad)));
-    step_until(&mut h, "the bad file to fail", |app| app.session.dataset_error.is_some());
+    step_until(&mut h, "the bad file to fail", |app| {
+        app.session.dataset_error.is_some()
+    });
     let error = h.state().session.dataset_error.clone().unwrap();
     assert!(error.contains("broken.npz"), "{error}");
     h.get_by_label("Could not open the file");
@@ -227,11 +258,15 @@ fn export_writes_a_png_report() {
     let out = dir.path().join("export");
     h.state_mut().push(Command::ExportReport(out.clone()));
     step_until(&mut h, "the export", |app| {
-        app.session.exporting.is_none()
-            && app.session.log.iter().any(|l| l.text.contains("export"))
+        app.session.exporting.is_none() && app.session.log.iter().any(|l| l.text.contains("export"))
     });
     let page = image::open(out.join(REPORT_FILE)).unwrap();
-    assert!(page.width() >= 1000 && page.height() >= 400, "{}×{}", page.width(), page.height());
+    assert!(
+        page.width() >= 1000 && page.height() >= 400,
+        "{}×{}",
+        page.width(),
+        page.height()
+    );
     assert!(
         h.state()
             .session

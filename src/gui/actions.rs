@@ -16,8 +16,8 @@ use super::command::Command;
 use super::gpu::GpuStatus;
 use super::jobs::{Job, StreamingJob};
 use super::session::{
-    DatasetView, DialogPurpose, EpieRun, Level, ModelJobResult, ModelView, ObjectView,
-    ReconstructionRun, Session,
+    DatasetView, DialogPurpose, EpieRun, EpieUpdate, Level, ModelJobResult, ModelView, ObjectView,
+    PreviewImages, ReconstructionRun, Session,
 };
 use super::state::{AppState, Pane};
 use crate::data::{LoadOptions, load};
@@ -65,7 +65,7 @@ pub fn default_data_dir() -> PathBuf {
 /// Applies one command.
 pub fn apply(session: &mut Session, env: &mut Env<'_>, command: Command) {
     match command {
-        Command::OpenDataset(path) => open_dataset(session, env, path),
+        Command::OpenDataset(path) => open_dataset(session, env, &path),
         Command::OpenDemo => open_demo(session, env),
         Command::ShowPane(pane) => env.state.pane = pane,
         Command::BrowseDataset => browse(session, env, DialogPurpose::OpenDataset),
@@ -79,7 +79,7 @@ pub fn apply(session: &mut Session, env: &mut Env<'_>, command: Command) {
                 session.log(Level::Info, "stopping after this batch; the model is kept");
             }
         }
-        Command::SaveModel(dir) => save_model(session, env, dir),
+        Command::SaveModel(dir) => save_model(session, env, &dir),
         Command::LoadModel(dir) => load_model(session, env, dir),
         Command::UseTrainedModel => use_trained_model(session),
         Command::Reconstruct => start_reconstruction(session, env),
@@ -98,15 +98,15 @@ pub fn apply(session: &mut Session, env: &mut Env<'_>, command: Command) {
     }
 }
 
-fn open_dataset(session: &mut Session, env: &mut Env<'_>, path: PathBuf) {
+fn open_dataset(session: &mut Session, env: &mut Env<'_>, path: &Path) {
     if session.loading.is_some() {
         session.log(Level::Warn, "a file is already being opened; wait for it");
         return;
     }
     session.log(Level::Info, format!("opening {}", path.display()));
-    let job_path = path.clone();
+    let job_path = path.to_owned();
     session.loading = Some(Job::spawn(
-        format!("open {}", file_name(&path)),
+        format!("open {}", file_name(path)),
         env.ctx,
         move || {
             let loaded = load(&job_path, &LoadOptions::default())
@@ -134,7 +134,12 @@ fn browse(session: &mut Session, env: &mut Env<'_>, purpose: DialogPurpose) {
     if session.dialog.is_some() {
         return;
     }
-    let start = env.state.recent_files.first().and_then(|p| p.parent()).map(Path::to_owned);
+    let start = env
+        .state
+        .recent_files
+        .first()
+        .and_then(|p| p.parent())
+        .map(Path::to_owned);
     let job = Job::spawn("dialog", env.ctx, move || {
         let mut dialog = rfd::FileDialog::new();
         if let Some(dir) = start {
@@ -223,7 +228,7 @@ fn start_training(session: &mut Session, env: &mut Env<'_>) {
     env.state.pane = Pane::Training;
 }
 
-fn save_model(session: &mut Session, env: &mut Env<'_>, dir: PathBuf) {
+fn save_model(session: &mut Session, env: &mut Env<'_>, dir: &Path) {
     let Some(model) = &session.model else {
         session.log(Level::Warn, "no model to save: train or load one first");
         return;
@@ -246,7 +251,10 @@ fn load_model(session: &mut Session, env: &mut Env<'_>, dir: PathBuf) {
         return;
     }
     let (device, label) = env.compute_device();
-    session.log(Level::Info, format!("loading the model in {} on {label}", dir.display()));
+    session.log(
+        Level::Info,
+        format!("loading the model in {} on {label}", dir.display()),
+    );
     session.model_job = Some(Job::spawn("load model", env.ctx, move || {
         let bundle = ModelBundle::load(&dir, &device)
             .with_context(|| format!("cannot load a model from {}", dir.display()))?;
@@ -269,11 +277,10 @@ fn use_trained_model(session: &mut Session) {
         .first()
         .cloned()
         .unwrap_or_else(Device::flex);
-    let source = session
-        .training
-        .run_dir
-        .as_ref()
-        .map_or_else(|| "trained in this session".into(), |d| d.display().to_string());
+    let source = session.training.run_dir.as_ref().map_or_else(
+        || "trained in this session".into(),
+        |d| d.display().to_string(),
+    );
     session.model = Some(ModelView {
         bundle,
         source,
@@ -355,10 +362,14 @@ fn start_epie(session: &mut Session, env: &mut Env<'_>) {
         for sweep in 1..=iterations {
             let error = epie.sweep();
             let snapshot = epie.object_snapshot();
-            if sender
-                .try_send((sweep, iterations, error, snapshot, epie.origin_px()))
-                .is_ok()
-            {
+            let update = EpieUpdate {
+                sweep,
+                sweeps: iterations,
+                error,
+                object: snapshot,
+                origin_px: epie.origin_px(),
+            };
+            if sender.try_send(update).is_ok() {
                 ctx.request_repaint();
             }
             if job_stop.load(std::sync::atomic::Ordering::SeqCst) {
@@ -391,7 +402,7 @@ fn poll_loading(session: &mut Session, env: &mut Env<'_>) {
     {
         session.generating_demo = None;
         match result {
-            Ok(path) => open_dataset(session, env, path),
+            Ok(path) => open_dataset(session, env, &path),
             Err(e) => session.log(Level::Error, format!("demo scan: {e}")),
         }
     }
@@ -553,8 +564,12 @@ fn apply_train_event(
             let to_array = |img: crate::train::HostImage| {
                 ndarray::Array2::from_shape_vec((img.height, img.width), img.values).ok()
             };
-            if let (Some(a), Some(p)) = (to_array(amplitude), to_array(phase)) {
-                training.preview.set(Some((epoch, a, p)));
+            if let (Some(amplitude), Some(phase)) = (to_array(amplitude), to_array(phase)) {
+                training.preview.set(Some(PreviewImages {
+                    epoch,
+                    amplitude,
+                    phase,
+                }));
             }
         }
         TrainEvent::Log(line) => lines.push((Level::Info, line)),
@@ -660,13 +675,16 @@ fn poll_epie(session: &mut Session) {
     while let Ok(update) = run.job.updates.try_recv() {
         latest = Some(update);
     }
-    if let Some((sweep, sweeps, _error, object, origin_px)) = latest {
-        run.done = sweep;
-        run.total = sweeps;
+    if let Some(u) = latest {
+        run.done = u.sweep;
+        run.total = u.sweeps;
         session.comparison.set(Some(ObjectView {
-            label: format!("ePIE, sweep {sweep}/{sweeps}"),
-            object,
-            origin_px,
+            label: format!(
+                "ePIE, sweep {}/{} (Fourier error {:.4})",
+                u.sweep, u.sweeps, u.error
+            ),
+            object: u.object,
+            origin_px: u.origin_px,
         }));
     }
     let Some(result) = run.job.job.poll() else {
@@ -695,8 +713,10 @@ fn poll_epie(session: &mut Session) {
 
 /// The file name for messages.
 pub fn file_name(path: &Path) -> String {
-    path.file_name()
-        .map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned())
+    path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    )
 }
 
 fn file_stem(path: &Path) -> String {

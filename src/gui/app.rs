@@ -12,11 +12,11 @@ use super::actions::{self, Env};
 use super::command::Command;
 use super::frame_stats::FrameStats;
 use super::gpu::GpuStatus;
+use super::panes::PaneCtx;
 use super::panes::dataset::DatasetPane;
 use super::panes::probe::ProbePane;
 use super::panes::reconstruction::ReconstructionPane;
 use super::panes::training::TrainingPane;
-use super::panes::PaneCtx;
 use super::session::{Level, Session};
 use super::state::{AppState, Pane};
 
@@ -149,8 +149,13 @@ impl PtychoApp {
     }
 
     fn handle_dropped_files(&mut self, ctx: &egui::Context) {
-        let dropped: Vec<PathBuf> =
-            ctx.input(|i| i.raw.dropped_files.iter().map(|f| f.path().to_owned()).collect());
+        let dropped: Vec<PathBuf> = ctx.input(|i| {
+            i.raw
+                .dropped_files
+                .iter()
+                .map(|f| f.path().to_owned())
+                .collect()
+        });
         if let Some(path) = dropped.into_iter().next() {
             self.commands.push(Command::OpenDataset(path));
         }
@@ -181,9 +186,17 @@ impl PtychoApp {
         let Some(path) = self.launch.screenshot.clone() else {
             return;
         };
-        if let Some(result) = self.screenshot.result.lock().ok().and_then(|mut r| r.take()) {
+        if let Some(result) = self
+            .screenshot
+            .result
+            .lock()
+            .ok()
+            .and_then(|mut r| r.take())
+        {
             match result {
-                Ok(p) => self.session.log(Level::Info, format!("screenshot saved to {}", p.display())),
+                Ok(p) => self
+                    .session
+                    .log(Level::Info, format!("screenshot saved to {}", p.display())),
                 Err(e) => self.session.log(Level::Error, format!("screenshot: {e}")),
             }
             ctx.send_viewport_cmd(egui::ViewportCommand::Close);
@@ -194,7 +207,8 @@ impl PtychoApp {
             return;
         }
         let waiting_for_model = self.launch.model.is_some()
-            && (self.session.reconstruction.value.is_none() || self.session.reconstructing.is_some());
+            && (self.session.reconstruction.value.is_none()
+                || self.session.reconstructing.is_some());
         let ready = self.session.dataset.is_some()
             && !waiting_for_model
             && self.session.epie.is_none()
@@ -338,13 +352,18 @@ impl PtychoApp {
 /// Writes an egui screenshot as PNG (atomically).
 fn save_screenshot(image: &egui::ColorImage, path: &std::path::Path) -> Result<(), String> {
     let [w, h] = image.size;
-    let bytes: Vec<u8> = image.pixels.iter().flat_map(|c| c.to_srgba_unmultiplied()).collect();
+    let bytes: Vec<u8> = image
+        .pixels
+        .iter()
+        .flat_map(|c| c.to_srgba_unmultiplied())
+        .collect();
     let img = image::RgbaImage::from_raw(w as u32, h as u32, bytes)
         .ok_or_else(|| "screenshot has the wrong size".to_owned())?;
     let mut png = std::io::Cursor::new(Vec::new());
     img.write_to(&mut png, image::ImageFormat::Png)
         .map_err(|e| e.to_string())?;
-    crate::io::atomic::write_atomic(path, png.get_ref()).map_err(|e| format!("{}: {e}", path.display()))
+    crate::io::atomic::write_atomic(path, png.get_ref())
+        .map_err(|e| format!("{}: {e}", path.display()))
 }
 
 impl eframe::App for PtychoApp {
@@ -370,7 +389,10 @@ impl eframe::App for PtychoApp {
         egui::CentralPanel::default().show(ui, |ui| {
             let device_note = match (self.state.device, self.gpu.device()) {
                 (crate::device::DeviceChoice::Wgpu, None) => {
-                    format!("Note: no GPU for the network, training runs on the CPU: {}", self.gpu.describe())
+                    format!(
+                        "Note: no GPU for the network, training runs on the CPU: {}",
+                        self.gpu.describe()
+                    )
                 }
                 _ => String::new(),
             };
@@ -389,7 +411,8 @@ impl eframe::App for PtychoApp {
             Self::drop_overlay(&ctx, ui);
         });
         if let Some(start) = self.frame_start.take() {
-            self.frames.record(start, start.elapsed().as_secs_f64() * 1e3);
+            self.frames
+                .record(start, start.elapsed().as_secs_f64() * 1e3);
         }
     }
 

@@ -29,24 +29,41 @@ pub fn start_export(session: &mut Session, env: &mut Env<'_>, dir: PathBuf) {
         return;
     };
     let report = build_report(session, env);
-    let reconstruction = session.reconstruction.value.as_ref().map(|r| Reconstruction {
-        object: r.object.clone(),
-        probe: view.loaded.dataset.probe().clone(),
-        origin_px: r.origin_px,
-        costs: session.training.history.iter().map(|h| h.train_loss).collect(),
-        method: "PtychoPINN".into(),
-    });
+    let reconstruction = session
+        .reconstruction
+        .value
+        .as_ref()
+        .map(|r| Reconstruction {
+            object: r.object.clone(),
+            probe: view.loaded.dataset.probe().clone(),
+            origin_px: r.origin_px,
+            costs: session
+                .training
+                .history
+                .iter()
+                .map(|h| h.train_loss)
+                .collect(),
+            method: "PtychoPINN".into(),
+        });
     let dataset = view.loaded.dataset.clone();
     session.exporting = Some(Job::spawn("export", env.ctx, move || {
-        std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("cannot create {}", dir.display()))?;
         let page = dir.join(REPORT_FILE);
         write_report(&page, &report).with_context(|| format!("cannot write {}", page.display()))?;
         let mut written = vec![page];
         if let Some(recon) = reconstruction {
             let files = recon
                 .write_all(&dataset, &dir, "reconstructed")
-                .with_context(|| format!("cannot write the reconstruction into {}", dir.display()))?;
-            written.extend([files.npz, files.product, files.amplitude_png, files.phase_png]);
+                .with_context(|| {
+                    format!("cannot write the reconstruction into {}", dir.display())
+                })?;
+            written.extend([
+                files.npz,
+                files.product,
+                files.amplitude_png,
+                files.phase_png,
+            ]);
         }
         Ok(written)
     }));
@@ -66,7 +83,10 @@ pub fn poll_export(session: &mut Session) {
                 .first()
                 .and_then(|f| f.parent())
                 .map_or_else(String::new, |d| d.display().to_string());
-            session.log(Level::Info, format!("exported {} to {dir}", names.join(", ")));
+            session.log(
+                Level::Info,
+                format!("exported {} to {dir}", names.join(", ")),
+            );
         }
         Err(e) => session.log(Level::Error, format!("export failed: {e}")),
     }
@@ -126,45 +146,33 @@ pub fn build_report(session: &Session, env: &Env<'_>) -> Report {
             values: probe.mapv(Complex32::arg),
             map: ReportMap::Phase,
         });
-        report.sections.push(("Dataset".into(), dataset_lines(view)));
+        report
+            .sections
+            .push(("Dataset".into(), dataset_lines(view)));
     }
     let history = &session.training.history;
     if !history.is_empty() {
         report.curves = vec![
             LossCurve {
                 label: "training".into(),
-                points: history.iter().map(|h| (h.epoch as f64, h.train_loss)).collect(),
+                points: history
+                    .iter()
+                    .map(|h| (h.epoch as f64, h.train_loss))
+                    .collect(),
             },
             LossCurve {
                 label: "validation".into(),
-                points: history.iter().map(|h| (h.epoch as f64, h.val_loss)).collect(),
+                points: history
+                    .iter()
+                    .map(|h| (h.epoch as f64, h.val_loss))
+                    .collect(),
             },
         ];
     }
     if let Some(model) = &session.model {
-        let c = &model.bundle.manifest.config;
         report.sections.push((
             "Model and training".into(),
-            vec![
-                format!("model: {}", model.source),
-                format!(
-                    "N {}, gridsize {}, n_filters_scale {}, {} parameters",
-                    c.n, c.gridsize, c.n_filters_scale, model.bundle.manifest.parameters
-                ),
-                format!(
-                    "epochs {} (of {}), batch {}, lr {:.1e}, seed {}",
-                    model.bundle.history.len(),
-                    c.nepochs,
-                    c.batch_size,
-                    c.learning_rate,
-                    c.seed
-                ),
-                format!(
-                    "nphotons {:.1e}, loss weights NLL {} / MAE {}, probe mask {}",
-                    c.nphotons, c.loss.nll, c.loss.mae, c.probe_mask
-                ),
-                format!("device: {}", session.training.device_label),
-            ],
+            model_lines(model, &session.training.device_label),
         ));
     }
     if let Some(m) = &session.metrics {
@@ -183,6 +191,30 @@ pub fn build_report(session: &Session, env: &Env<'_>) -> Report {
     report
 }
 
+fn model_lines(model: &super::session::ModelView, device: &str) -> Vec<String> {
+    let c = &model.bundle.manifest.config;
+    vec![
+        format!("model: {}", model.source),
+        format!(
+            "N {}, gridsize {}, n_filters_scale {}, {} parameters",
+            c.n, c.gridsize, c.n_filters_scale, model.bundle.manifest.parameters
+        ),
+        format!(
+            "epochs {} (of {}), batch {}, lr {:.1e}, seed {}",
+            model.bundle.history.len(),
+            c.nepochs,
+            c.batch_size,
+            c.learning_rate,
+            c.seed
+        ),
+        format!(
+            "nphotons {:.1e}, loss weights NLL {} / MAE {}, probe mask {}",
+            c.nphotons, c.loss.nll, c.loss.mae, c.probe_mask
+        ),
+        format!("device: {device}"),
+    ]
+}
+
 fn ramp_note(env: &Env<'_>) -> &'static str {
     if env.state.view.remove_phase_ramp {
         ", phase ramp removed"
@@ -192,7 +224,10 @@ fn ramp_note(env: &Env<'_>) -> &'static str {
 }
 
 /// The phase shown: rotated by the mean complex value, optionally with the best plane removed.
-pub fn display_phase(object: &ndarray::Array2<Complex32>, remove_ramp: bool) -> ndarray::Array2<f32> {
+pub fn display_phase(
+    object: &ndarray::Array2<Complex32>,
+    remove_ramp: bool,
+) -> ndarray::Array2<f32> {
     if remove_ramp {
         flattened_phase(object)
     } else {
@@ -219,11 +254,16 @@ pub fn dataset_lines(view: &super::session::DatasetView) -> Vec<String> {
             x1 - x0,
             y1 - y0
         ),
-        format!("mean photons per pattern: {:.3e}", d.mean_counts_per_pattern()),
+        format!(
+            "mean Σ amplitude² per pattern: {:.3e} (photons when the file holds √counts)",
+            d.mean_counts_per_pattern()
+        ),
         format!(
             "true object: {}",
-            d.object()
-                .map_or_else(|| "none".into(), |o| format!("{} × {}", o.nrows(), o.ncols()))
+            d.object().map_or_else(
+                || "none".into(),
+                |o| format!("{} × {}", o.nrows(), o.ncols())
+            )
         ),
     ];
     if let Some(px) = d.physical.pixel_size_m {

@@ -55,7 +55,11 @@ impl FrameStats {
     /// Records a frame that started at `start` and took `build_ms` to build.
     pub fn record(&mut self, start: Instant, build_ms: f64) {
         if let Some(last) = self.last_frame {
-            push(&mut self.intervals_ms, (start - last).as_secs_f64() * 1e3, self.capacity);
+            push(
+                &mut self.intervals_ms,
+                (start - last).as_secs_f64() * 1e3,
+                self.capacity,
+            );
         }
         push(&mut self.builds_ms, build_ms, self.capacity);
         self.last_frame = Some(start);

@@ -130,7 +130,10 @@ mod tests {
         assert_eq!(ok_value(&mut ok), 7);
         assert!(wait(&mut || err.poll().map(|r| r.unwrap_err())).contains("diff3d"));
         let message = wait(&mut || panics.poll().map(|r| r.unwrap_err()));
-        assert!(message.contains("boom crashed: index out of bounds"), "{message}");
+        assert!(
+            message.contains("boom crashed: index out of bounds"),
+            "{message}"
+        );
         assert!(!panics.is_running());
     }
 

@@ -74,6 +74,32 @@ pub struct ObjectView {
     pub origin_px: [f64; 2],
 }
 
+/// The stitched object of the preview groups after an epoch.
+#[derive(Debug, Clone)]
+pub struct PreviewImages {
+    /// After this epoch.
+    pub epoch: usize,
+    /// Amplitude.
+    pub amplitude: Array2<f32>,
+    /// Phase, radians.
+    pub phase: Array2<f32>,
+}
+
+/// One ePIE sweep's report.
+#[derive(Debug, Clone)]
+pub struct EpieUpdate {
+    /// Sweeps done.
+    pub sweep: usize,
+    /// Sweeps planned.
+    pub sweeps: usize,
+    /// This sweep's Fourier error.
+    pub error: f64,
+    /// The object so far.
+    pub object: Array2<Complex32>,
+    /// Object coordinates of pixel (0, 0).
+    pub origin_px: [f64; 2],
+}
+
 /// A training run and what it has reported.
 #[derive(Debug, Default)]
 pub struct TrainingView {
@@ -89,8 +115,8 @@ pub struct TrainingView {
     pub steps_done: usize,
     /// When the run started.
     pub started: Option<Instant>,
-    /// `(epoch, amplitude, phase)` of the last preview.
-    pub preview: Versioned<Option<(usize, Array2<f32>, Array2<f32>)>>,
+    /// The last preview.
+    pub preview: Versioned<Option<PreviewImages>>,
     /// The run's directory (the model is saved under `model/`).
     pub run_dir: Option<PathBuf>,
     /// The device it runs on, and any fallback note.
@@ -146,8 +172,8 @@ pub struct ReconstructionRun {
 /// A running ePIE comparison.
 #[derive(Debug)]
 pub struct EpieRun {
-    /// The job; updates are `(sweep, sweeps, Fourier error, object so far, origin)`.
-    pub job: StreamingJob<EpieResult, (usize, usize, f64, Array2<Complex32>, [f64; 2])>,
+    /// The job and its per-sweep updates.
+    pub job: StreamingJob<EpieResult, EpieUpdate>,
     /// Sweeps done.
     pub done: usize,
     /// Sweeps planned.

@@ -121,9 +121,11 @@ fn plot(curves: &[LossCurve], font: Option<&FontRef<'_>>) -> Option<RgbImage> {
     if points.is_empty() {
         return None;
     }
-    let (x0, x1) = points.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), p| {
-        (lo.min(p.0), hi.max(p.0))
-    });
+    let (x0, x1) = points
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), p| {
+            (lo.min(p.0), hi.max(p.0))
+        });
     let (y0, y1) = points
         .iter()
         .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), p| {
@@ -167,12 +169,29 @@ fn plot(curves: &[LossCurve], font: Option<&FontRef<'_>>) -> Option<RgbImage> {
             line(&mut img, pair[0], pair[1], colour);
         }
         if let [only] = valid.as_slice() {
-            line(&mut img, (only.0 - 3.0, only.1), (only.0 + 3.0, only.1), colour);
+            line(
+                &mut img,
+                (only.0 - 3.0, only.1),
+                (only.0 + 3.0, only.1),
+                colour,
+            );
         }
         let legend_y = top + 12.0 + 20.0 * i as f32;
-        line(&mut img, (right - 200.0, legend_y), (right - 175.0, legend_y), colour);
+        line(
+            &mut img,
+            (right - 200.0, legend_y),
+            (right - 175.0, legend_y),
+            colour,
+        );
         if let Some(font) = font {
-            draw_text_px(&mut img, font, &curve.label, right - 168.0, legend_y, TEXT_PX);
+            draw_text_px(
+                &mut img,
+                font,
+                &curve.label,
+                right - 168.0,
+                legend_y,
+                TEXT_PX,
+            );
         }
     }
     Some(img)
@@ -231,10 +250,24 @@ pub fn render_report(report: &Report) -> Result<RgbImage, PngError> {
             if ty + LINE_PX > height {
                 break;
             }
-            draw_text_px(&mut page, font, heading, text_x as f32, ty as f32, TEXT_PX + 3.0);
+            draw_text_px(
+                &mut page,
+                font,
+                heading,
+                text_x as f32,
+                ty as f32,
+                TEXT_PX + 3.0,
+            );
             ty += LINE_PX + 4;
             for line_text in lines {
-                draw_text_px(&mut page, font, line_text, (text_x + 12) as f32, ty as f32, TEXT_PX);
+                draw_text_px(
+                    &mut page,
+                    font,
+                    line_text,
+                    (text_x + 12) as f32,
+                    ty as f32,
+                    TEXT_PX,
+                );
                 ty += LINE_PX;
             }
             ty += LINE_PX / 2;
@@ -277,7 +310,10 @@ mod tests {
 
     #[test]
     fn timestamps_are_civil_dates() {
-        assert_eq!(utc_timestamp(SystemTime::UNIX_EPOCH), "1970-01-01 00:00 UTC");
+        assert_eq!(
+            utc_timestamp(SystemTime::UNIX_EPOCH),
+            "1970-01-01 00:00 UTC"
+        );
         // 2026-11-25 13:35 UTC = 1 795 613 700 s.
         let t = SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_613_700);
         assert_eq!(utc_timestamp(t), "2026-11-25 13:35 UTC");

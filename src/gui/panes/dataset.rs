@@ -65,7 +65,11 @@ pub fn error_ui(ui: &mut egui::Ui, error: &str) {
         .fill(ui.visuals().extreme_bg_color)
         .stroke(egui::Stroke::new(1.5, Color32::from_rgb(200, 60, 60)))
         .show(ui, |ui| {
-            ui.label(RichText::new("Could not open the file").strong().color(Color32::from_rgb(220, 80, 80)));
+            ui.label(
+                RichText::new("Could not open the file")
+                    .strong()
+                    .color(Color32::from_rgb(220, 80, 80)),
+            );
             ui.label(error);
             ui.label("Nothing was changed; open another file.");
         });
@@ -100,11 +104,22 @@ impl DatasetPane {
             summary_ui(&mut cols[0], view);
             cols[0].add_space(8.0);
             positions_ui(&mut cols[0], view, self.index);
-            self.browser_ui(&mut cols[1], view, pane.state.view.log_patterns, &mut pane.state.view.log_patterns);
+            self.browser_ui(
+                &mut cols[1],
+                view,
+                pane.state.view.log_patterns,
+                &mut pane.state.view.log_patterns,
+            );
         });
     }
 
-    fn browser_ui(&mut self, ui: &mut egui::Ui, view: &DatasetView, log: bool, log_toggle: &mut bool) {
+    fn browser_ui(
+        &mut self,
+        ui: &mut egui::Ui,
+        view: &DatasetView,
+        log: bool,
+        log_toggle: &mut bool,
+    ) {
         let dataset = &view.loaded.dataset;
         ui.heading("Patterns");
         ui.horizontal(|ui| {
@@ -116,11 +131,18 @@ impl DatasetPane {
                 .on_hover_text("Show log10(1 + amplitude): the pattern's range spans decades");
         });
         let index = self.index;
-        let key = (view.version.wrapping_mul(1_000_003) + index as u64, u64::from(log));
+        let key = (
+            view.version.wrapping_mul(1_000_003) + index as u64,
+            u64::from(log),
+        );
         let mut bar = self.bar.clone();
         self.pattern.update(ui.ctx(), key, || {
             let pattern = dataset.pattern(index);
-            let values = if log { log1p10(&pattern) } else { pattern.to_owned() };
+            let values = if log {
+                log1p10(&pattern)
+            } else {
+                pattern.to_owned()
+            };
             let range = finite_range(&values);
             bar = Some(ColorBar {
                 kind: if log {
@@ -134,7 +156,10 @@ impl DatasetPane {
             real_image(&values, ColorMap::Viridis, range)
         });
         self.bar = bar;
-        let side = ui.available_width().min(ui.available_height() - 40.0).max(160.0);
+        let side = ui
+            .available_width()
+            .min(ui.available_height() - 40.0)
+            .max(160.0);
         let hovered = self
             .pattern
             .show(ui, vec2(side, side - 74.0), self.bar.as_ref(), None);
@@ -154,14 +179,16 @@ impl DatasetPane {
 
 fn summary_ui(ui: &mut egui::Ui, view: &DatasetView) {
     ui.heading("Scan");
-    egui::Grid::new("dataset_summary").striped(true).show(ui, |ui| {
-        for line in dataset_lines(view) {
-            let (key, value) = line.split_once(": ").unwrap_or((line.as_str(), ""));
-            ui.label(RichText::new(key).strong());
-            ui.label(value);
-            ui.end_row();
-        }
-    });
+    egui::Grid::new("dataset_summary")
+        .striped(true)
+        .show(ui, |ui| {
+            for line in dataset_lines(view) {
+                let (key, value) = line.split_once(": ").unwrap_or((line.as_str(), ""));
+                ui.label(RichText::new(key).strong());
+                ui.label(value);
+                ui.end_row();
+            }
+        });
     if !view.loaded.notes.is_empty() {
         ui.add_space(6.0);
         ui.label(RichText::new("Loader notes").strong());
@@ -175,7 +202,10 @@ fn positions_ui(ui: &mut egui::Ui, view: &DatasetView, current: usize) {
     let positions = view.loaded.dataset.positions_px();
     // y down, as in the images.
     let all: Vec<[f64; 2]> = positions.iter().map(|p| [p[0], -p[1]]).collect();
-    let here = positions.get(current).map(|p| vec![[p[0], -p[1]]]).unwrap_or_default();
+    let here = positions
+        .get(current)
+        .map(|p| vec![[p[0], -p[1]]])
+        .unwrap_or_default();
     ui.label(RichText::new("Scan positions (object pixels, y down)").strong());
     Plot::new("positions")
         .data_aspect(1.0)

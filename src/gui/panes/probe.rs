@@ -100,7 +100,10 @@ impl ProbePane {
             }
         });
         self.bar = bar;
-        let side = ui.available_width().min(ui.available_height() - 60.0).max(160.0);
+        let side = ui
+            .available_width()
+            .min(ui.available_height() - 60.0)
+            .max(160.0);
         let pixel_size = view.loaded.dataset.physical.pixel_size_m;
         let hovered = self
             .image

@@ -56,7 +56,11 @@ impl ObjectPair {
         self.range = range;
         let pi = std::f32::consts::PI;
         self.phase.update(ui.ctx(), key, || {
-            real_image(&display_phase(&view.object, remove_ramp), ColorMap::Sinebow, (-pi, pi))
+            real_image(
+                &display_phase(&view.object, remove_ramp),
+                ColorMap::Sinebow,
+                (-pi, pi),
+            )
         });
         let (h, w) = view.object.dim();
         let each = (width / 2.0 - 6.0).max(120.0);
@@ -68,13 +72,18 @@ impl ObjectPair {
                 range,
                 title: "amplitude".into(),
             };
-            hovered = self.amplitude.show(ui, vec2(each, image_h), Some(&bar), pixel_size_m);
+            hovered = self
+                .amplitude
+                .show(ui, vec2(each, image_h), Some(&bar), pixel_size_m);
             let bar = ColorBar {
                 kind: BarKind::Phase,
                 range: (-pi, pi),
                 title: "phase (rad)".into(),
             };
-            hovered = hovered.or(self.phase.show(ui, vec2(each, image_h), Some(&bar), pixel_size_m));
+            hovered =
+                hovered.or(self
+                    .phase
+                    .show(ui, vec2(each, image_h), Some(&bar), pixel_size_m));
         });
         hovered
     }
@@ -124,11 +133,18 @@ fn scores_row(ui: &mut egui::Ui, name: &str, s: &ChannelScores) {
 fn toolbar_ui(ui: &mut egui::Ui, pane: &mut PaneCtx<'_>) {
     let s: &Session = pane.session;
     ui.horizontal_wrapped(|ui| {
-        if ui.button("Load model…").on_hover_text("A model directory written by training").clicked() {
+        if ui
+            .button("Load model…")
+            .on_hover_text("A model directory written by training")
+            .clicked()
+        {
             pane.commands.push(Command::BrowseLoadModel);
         }
         if ui
-            .add_enabled(s.training.trained.is_some(), egui::Button::new("Use trained model"))
+            .add_enabled(
+                s.training.trained.is_some(),
+                egui::Button::new("Use trained model"),
+            )
             .clicked()
         {
             pane.commands.push(Command::UseTrainedModel);
@@ -145,7 +161,11 @@ fn toolbar_ui(ui: &mut egui::Ui, pane: &mut PaneCtx<'_>) {
             pane.commands.push(Command::StopReconstruction);
         }
         ui.separator();
-        ui.add(egui::DragValue::new(&mut pane.state.epie_iterations).range(1..=500).suffix(" sweeps"));
+        ui.add(
+            egui::DragValue::new(&mut pane.state.epie_iterations)
+                .range(1..=500)
+                .suffix(" sweeps"),
+        );
         if s.epie.is_some() {
             if ui.button("Stop ePIE").clicked() {
                 pane.commands.push(Command::StopEpie);
@@ -162,8 +182,13 @@ fn toolbar_ui(ui: &mut egui::Ui, pane: &mut PaneCtx<'_>) {
             .on_hover_text("Subtract the least-squares plane from the phase (display only)");
         ui.separator();
         if ui
-            .add_enabled(s.dataset.is_some() && s.exporting.is_none(), egui::Button::new("Export report…"))
-            .on_hover_text("A PNG report (images, probe, loss curves, metrics, settings) and the product NPZ")
+            .add_enabled(
+                s.dataset.is_some() && s.exporting.is_none(),
+                egui::Button::new("Export report…"),
+            )
+            .on_hover_text(
+                "A PNG report (images, probe, loss curves, metrics, settings) and the product NPZ",
+            )
             .clicked()
         {
             pane.commands.push(Command::BrowseExport);
@@ -193,8 +218,10 @@ impl ReconstructionPane {
         let s = pane.session;
         if let Some(run) = &s.reconstructing {
             ui.add(
-                egui::ProgressBar::new(run.done as f32 / run.total.max(1) as f32)
-                    .text(format!("reconstructing: {} / {} groups", run.done, run.total)),
+                egui::ProgressBar::new(run.done as f32 / run.total.max(1) as f32).text(format!(
+                    "reconstructing: {} / {} groups",
+                    run.done, run.total
+                )),
             );
         }
         if let Some(run) = &s.epie {

@@ -47,7 +47,13 @@ fn setting<T: egui::emath::Numeric>(
 }
 
 /// The settings grid (disabled while a run goes).
-fn settings_ui(ui: &mut egui::Ui, config: &mut TrainConfig, device: &mut DeviceChoice, preview_every: &mut usize, n: Option<usize>) {
+fn settings_ui(
+    ui: &mut egui::Ui,
+    config: &mut TrainConfig,
+    device: &mut DeviceChoice,
+    preview_every: &mut usize,
+    n: Option<usize>,
+) {
     egui::Grid::new("train_settings").num_columns(2).striped(true).show(ui, |ui| {
         ui.label("N").on_hover_text("Pattern size, taken from the loaded scan");
         ui.label(n.map_or_else(|| "– (open a scan)".into(), |n| n.to_string()));
@@ -110,15 +116,24 @@ fn progress_ui(ui: &mut egui::Ui, t: &TrainingView) {
     let epochs = info.last_epoch + 1 - info.first_epoch;
     let total_steps = (epochs * info.batches_per_epoch).max(1);
     let fraction = t.steps_done as f32 / total_steps as f32;
-    let (epoch, batch, batches) = t.batch.unwrap_or((info.first_epoch, 0, info.batches_per_epoch));
-    let left = t
-        .seconds_left()
-        .map_or_else(|| "–".into(), |s| format!("{:.0} min {:02.0} s", (s / 60.0).floor(), s % 60.0));
-    let rate = t.history.last().map_or_else(|| "–".into(), |r| format!("{:.1}", r.patterns_per_s));
+    let (epoch, batch, batches) = t
+        .batch
+        .unwrap_or((info.first_epoch, 0, info.batches_per_epoch));
+    let left = t.seconds_left().map_or_else(
+        || "–".into(),
+        |s| format!("{:.0} min {:02.0} s", (s / 60.0).floor(), s % 60.0),
+    );
+    let rate = t
+        .history
+        .last()
+        .map_or_else(|| "–".into(), |r| format!("{:.1}", r.patterns_per_s));
     ui.add(
         egui::ProgressBar::new(fraction.min(1.0))
             .show_percentage()
-            .text(format!("epoch {epoch}/{} · batch {batch}/{batches} · {left} left · {rate} patterns/s", info.last_epoch)),
+            .text(format!(
+                "epoch {epoch}/{} · batch {batch}/{batches} · {left} left · {rate} patterns/s",
+                info.last_epoch
+            )),
     );
     if let Some(last) = t.history.last() {
         ui.label(format!(
@@ -187,7 +202,12 @@ impl TrainingPane {
     }
 
     fn preview_ui(&mut self, ui: &mut egui::Ui, t: &TrainingView) {
-        let Some((epoch, amplitude, phase)) = &t.preview.value else {
+        let Some(crate::gui::session::PreviewImages {
+            epoch,
+            amplitude,
+            phase,
+        }) = &t.preview.value
+        else {
             ui.label("The stitched object appears here after each preview epoch.");
             return;
         };
@@ -206,10 +226,20 @@ impl TrainingPane {
         let w = (ui.available_width() / 2.0 - 8.0).max(120.0);
         let side = w.min(ui.available_height() - 8.0).max(120.0);
         ui.horizontal(|ui| {
-            let bar = ColorBar { kind: BarKind::Linear(ColorMap::Viridis), range, title: "amplitude".into() };
-            self.amplitude.show(ui, vec2(side, side - 74.0), Some(&bar), None);
-            let bar = ColorBar { kind: BarKind::Phase, range: (-pi, pi), title: "phase (rad)".into() };
-            self.phase.show(ui, vec2(side, side - 74.0), Some(&bar), None);
+            let bar = ColorBar {
+                kind: BarKind::Linear(ColorMap::Viridis),
+                range,
+                title: "amplitude".into(),
+            };
+            self.amplitude
+                .show(ui, vec2(side, side - 74.0), Some(&bar), None);
+            let bar = ColorBar {
+                kind: BarKind::Phase,
+                range: (-pi, pi),
+                title: "phase (rad)".into(),
+            };
+            self.phase
+                .show(ui, vec2(side, side - 74.0), Some(&bar), None);
         });
     }
 }

@@ -58,14 +58,21 @@ mod tests {
 
     #[test]
     fn real_maps_follow_the_range_and_complex_dims_with_amplitude() {
-        let img = real_image(&array![[0.0f32, 1.0, f32::NAN]], ColorMap::Viridis, (0.0, 1.0));
+        let img = real_image(
+            &array![[0.0f32, 1.0, f32::NAN]],
+            ColorMap::Viridis,
+            (0.0, 1.0),
+        );
         assert_eq!(img.size, [3, 1]);
         let [r, g, b] = ColorMap::Viridis.at(1.0);
         assert_eq!(img.pixels[1], Color32::from_rgb(r, g, b));
         assert_eq!(img.pixels[2], Color32::BLACK);
         let z = Array2::from_shape_vec(
             (1, 2),
-            vec![Complex32::from_polar(1.0, 0.3), Complex32::from_polar(0.5, 0.3)],
+            vec![
+                Complex32::from_polar(1.0, 0.3),
+                Complex32::from_polar(0.5, 0.3),
+            ],
         )
         .unwrap();
         let c = complex_image(&z);

@@ -69,7 +69,12 @@ impl ImageView {
     }
 
     /// Uploads `make()` when `key` (data version, view options) differs from the last upload.
-    pub fn update(&mut self, ctx: &egui::Context, key: (u64, u64), make: impl FnOnce() -> ColorImage) {
+    pub fn update(
+        &mut self,
+        ctx: &egui::Context,
+        key: (u64, u64),
+        make: impl FnOnce() -> ColorImage,
+    ) {
         if self.key == Some(key) && self.texture.is_some() {
             return;
         }
@@ -132,11 +137,12 @@ impl ImageView {
             let response = ui
                 .allocate_ui(view_size, |ui| {
                     ui.set_min_size(view_size);
-                    egui::Scene::new()
-                        .zoom_range(0.05..=64.0)
-                        .show(ui, &mut self.scene_rect, |ui| {
-                            let image = egui::Image::new((texture_id, image_size))
-                                .sense(Sense::click());
+                    egui::Scene::new().zoom_range(0.05..=64.0).show(
+                        ui,
+                        &mut self.scene_rect,
+                        |ui| {
+                            let image =
+                                egui::Image::new((texture_id, image_size)).sense(Sense::click());
                             let r = ui.put(full, image);
                             if let Some(pos) = r.hover_pos() {
                                 hovered = Some([f64::from(pos.x), f64::from(pos.y)]);
@@ -145,7 +151,8 @@ impl ImageView {
                                 scale_bar(ui, full, px);
                             }
                             r.double_clicked()
-                        })
+                        },
+                    )
                 })
                 .inner;
             if response.inner {

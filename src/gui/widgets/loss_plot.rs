@@ -61,7 +61,10 @@ mod tests {
             patterns_per_s: 1.0,
         };
         let h = vec![record(1, 100.0, f64::NAN), record(2, 10.0, 0.0)];
-        assert_eq!(log_points(&h, |r| r.train_loss), vec![[1.0, 2.0], [2.0, 1.0]]);
+        assert_eq!(
+            log_points(&h, |r| r.train_loss),
+            vec![[1.0, 2.0], [2.0, 1.0]]
+        );
         assert!(log_points(&h, |r| r.val_loss).is_empty());
     }
 }
