@@ -572,7 +572,14 @@ fn apply_train_event(
                 }));
             }
         }
-        TrainEvent::Log(line) => lines.push((Level::Info, line)),
+        TrainEvent::Log(line) => {
+            let level = if line.starts_with("warning: ") {
+                Level::Warn
+            } else {
+                Level::Info
+            };
+            lines.push((level, line));
+        }
         TrainEvent::Finished { reason, .. } => training.last_reason = Some(reason),
     }
 }

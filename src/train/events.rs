@@ -205,6 +205,12 @@ impl EventSender {
         tracing::info!("{line}");
         self.send(TrainEvent::Log(line));
     }
+
+    /// Sends a warning (a log line starting "warning: ") and records it with `tracing`.
+    pub fn warn(&self, line: String) {
+        tracing::warn!("{line}");
+        self.send(TrainEvent::Log(format!("warning: {line}")));
+    }
 }
 
 #[cfg(test)]

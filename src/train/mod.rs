@@ -7,6 +7,7 @@ pub mod config;
 pub mod events;
 pub mod metrics_log;
 pub mod preview;
+pub mod probe_check;
 pub mod run;
 pub mod schedule;
 pub mod split;
