@@ -207,7 +207,7 @@ impl EventSender {
     }
 
     /// Sends a warning (a log line starting "warning: ") and records it with `tracing`.
-    pub fn warn(&self, line: String) {
+    pub fn warn(&self, line: &str) {
         tracing::warn!("{line}");
         self.send(TrainEvent::Log(format!("warning: {line}")));
     }

@@ -281,7 +281,7 @@ pub fn train(
     if let Some(warning) =
         super::probe_check::amplitude_scale_warning(train_data.probe(), config.probe_mask)
     {
-        control.events.warn(warning);
+        control.events.warn(&warning);
     }
     let preview = Preview::new(&setup.splits.train, control.preview_groups);
     run_epochs(&setup, &mut state, &preview, device, control, train_data)
