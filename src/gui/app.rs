@@ -127,7 +127,7 @@ impl PtychoApp {
         let mut commands = std::mem::take(&mut self.commands);
         {
             let (mut env, session) = self.env();
-            actions::poll_jobs(session, &mut env, &mut commands);
+            super::poll::poll_jobs(session, &mut env, &mut commands);
         }
         let mut round = 0;
         while !commands.is_empty() && round < 4 {
@@ -140,7 +140,7 @@ impl PtychoApp {
                 actions::apply(session, &mut env, command);
             }
             let (mut env, session) = self.env();
-            actions::poll_jobs(session, &mut env, &mut commands);
+            super::poll::poll_jobs(session, &mut env, &mut commands);
         }
         self.commands.extend(commands);
         if self.session.dataset.is_some() && !self.after_load.is_empty() {

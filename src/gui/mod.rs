@@ -14,6 +14,7 @@ mod frame_stats;
 mod gpu;
 mod jobs;
 mod panes;
+mod poll;
 mod session;
 mod state;
 mod widgets;

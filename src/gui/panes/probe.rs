@@ -94,7 +94,7 @@ impl ProbePane {
                 bar = Some(ColorBar {
                     kind: BarKind::Complex,
                     range: (-pi, pi),
-                    title: "phase".into(),
+                    title: "hue = phase".into(),
                 });
                 complex_image(probe)
             }

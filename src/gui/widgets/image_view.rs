@@ -284,15 +284,6 @@ fn color_bar(ui: &mut egui::Ui, bar: &ColorBar, height: f32) {
             text_color,
         );
     }
-    if bar.kind == BarKind::Complex {
-        painter.text(
-            pos2(rect.min.x, rect.max.y),
-            Align2::LEFT_BOTTOM,
-            "hue: phase",
-            FontId::proportional(10.0),
-            text_color,
-        );
-    }
 }
 
 #[cfg(test)]

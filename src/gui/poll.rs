@@ -1,0 +1,344 @@
+//! Collecting what the jobs report: progress events, results and errors, each turned into
+//! session state and a log line. Time-boxed, so a flood of events never stalls a frame.
+
+use std::time::{Duration, Instant};
+
+use super::actions::{Env, file_name, open_dataset, use_trained_model};
+use super::command::Command;
+use super::session::{
+    DatasetView, DialogPurpose, Level, ModelJobResult, ObjectView, PreviewImages, Session,
+};
+use crate::train::TrainEvent;
+
+/// Collects what every job reported since the last frame; spends at most ~10 ms on events.
+pub fn poll_jobs(session: &mut Session, env: &mut Env<'_>, commands: &mut Vec<Command>) {
+    poll_loading(session, env);
+    poll_dialog(session, commands);
+    poll_training(session);
+    poll_model_job(session, commands);
+    poll_reconstruction(session);
+    poll_epie(session);
+    super::export::poll_export(session);
+}
+
+fn poll_loading(session: &mut Session, env: &mut Env<'_>) {
+    if let Some(job) = &mut session.generating_demo
+        && let Some(result) = job.poll()
+    {
+        session.generating_demo = None;
+        match result {
+            Ok(path) => open_dataset(session, env, &path),
+            Err(e) => session.log(Level::Error, format!("demo scan: {e}")),
+        }
+    }
+    let Some(job) = &mut session.loading else {
+        return;
+    };
+    let Some(result) = job.poll() else { return };
+    session.loading = None;
+    match result {
+        Ok((path, loaded)) => {
+            env.state.remember(&path);
+            let summary = format!(
+                "opened {}: {} patterns of {}², {}",
+                file_name(&path),
+                loaded.dataset.len(),
+                loaded.dataset.n(),
+                loaded.layout.describe()
+            );
+            for note in &loaded.notes {
+                session.log(Level::Warn, format!("{}: {note}", file_name(&path)));
+            }
+            session.log(Level::Info, summary);
+            let version = session.dataset.as_ref().map_or(0, |d| d.version) + 1;
+            // A new scan: the old reconstruction and comparison no longer apply.
+            let truth = loaded.dataset.object().cloned().map(|object| ObjectView {
+                label: "true object (objectGuess)".into(),
+                object,
+                origin_px: [0.0, 0.0],
+            });
+            session.comparison.set(truth);
+            session.reconstruction.set(None);
+            session.metrics = None;
+            session.dataset_error = None;
+            session.dataset = Some(DatasetView {
+                path,
+                loaded,
+                version,
+            });
+        }
+        Err(e) => {
+            session.log(Level::Error, e.clone());
+            session.dataset_error = Some(e);
+        }
+    }
+}
+
+fn poll_dialog(session: &mut Session, commands: &mut Vec<Command>) {
+    let Some((job, purpose)) = &mut session.dialog else {
+        return;
+    };
+    let purpose = *purpose;
+    let Some(result) = job.poll() else { return };
+    session.dialog = None;
+    match result {
+        Ok(Some(path)) => commands.push(match purpose {
+            DialogPurpose::OpenDataset => Command::OpenDataset(path),
+            DialogPurpose::LoadModel => Command::LoadModel(path),
+            DialogPurpose::SaveModel => Command::SaveModel(path),
+            DialogPurpose::Export => Command::ExportReport(path),
+        }),
+        Ok(None) => {}
+        Err(e) => session.log(Level::Error, format!("file dialog: {e}")),
+    }
+}
+
+fn poll_training(session: &mut Session) {
+    let deadline = Instant::now() + Duration::from_millis(10);
+    let mut lines = Vec::new();
+    let mut events = Vec::new();
+    if let Some(job) = &session.training.job {
+        while let Ok(event) = job.updates.try_recv() {
+            events.push(event);
+            if Instant::now() > deadline {
+                break;
+            }
+        }
+    }
+    for event in events {
+        apply_train_event(&mut session.training, event, &mut lines);
+    }
+    for (level, line) in lines {
+        session.log(level, line);
+    }
+    let Some(job) = &mut session.training.job else {
+        return;
+    };
+    if !job.job.is_finished() {
+        return;
+    }
+    // The thread has ended: every event it sent is in the channel. Read them all, then finish.
+    let rest: Vec<TrainEvent> = job.updates.try_iter().collect();
+    let Some(result) = job.job.poll() else { return };
+    let mut lines = Vec::new();
+    for event in rest {
+        apply_train_event(&mut session.training, event, &mut lines);
+    }
+    for (level, line) in lines {
+        session.log(level, line);
+    }
+    session.training.job = None;
+    match result {
+        Ok(outcome) => {
+            let epochs = outcome.bundle.history.len();
+            session.log(
+                Level::Info,
+                format!(
+                    "training ended ({:?}) after {epochs} epochs; model saved in {}",
+                    outcome.reason,
+                    session
+                        .training
+                        .run_dir
+                        .as_ref()
+                        .map_or_else(String::new, |d| d.join("model").display().to_string())
+                ),
+            );
+            session.training.last_reason = Some(outcome.reason);
+            session.training.trained = Some(outcome.bundle);
+            use_trained_model(session);
+        }
+        Err(e) => session.log(Level::Error, format!("training failed: {e}")),
+    }
+}
+
+fn apply_train_event(
+    training: &mut super::session::TrainingView,
+    event: TrainEvent,
+    lines: &mut Vec<(Level, String)>,
+) {
+    match event {
+        TrainEvent::Started(info) => training.info = Some(info),
+        TrainEvent::Batch {
+            epoch,
+            batch,
+            batches,
+            ..
+        } => {
+            training.batch = Some((epoch, batch, batches));
+            training.steps_done += 1;
+        }
+        TrainEvent::Epoch(record) => {
+            lines.push((
+                Level::Info,
+                format!(
+                    "epoch {}: loss {:.4}, validation {:.4}, lr {:.1e}, {:.1} patterns/s",
+                    record.epoch,
+                    record.train_loss,
+                    record.val_loss,
+                    record.learning_rate,
+                    record.patterns_per_s
+                ),
+            ));
+            training.history.push(record);
+        }
+        TrainEvent::Preview {
+            epoch,
+            amplitude,
+            phase,
+        } => {
+            let to_array = |img: crate::train::HostImage| {
+                ndarray::Array2::from_shape_vec((img.height, img.width), img.values).ok()
+            };
+            if let (Some(amplitude), Some(phase)) = (to_array(amplitude), to_array(phase)) {
+                training.preview.set(Some(PreviewImages {
+                    epoch,
+                    amplitude,
+                    phase,
+                }));
+            }
+        }
+        TrainEvent::Log(line) => {
+            let level = if line.starts_with("warning: ") {
+                Level::Warn
+            } else {
+                Level::Info
+            };
+            lines.push((level, line));
+        }
+        TrainEvent::Finished { reason, .. } => training.last_reason = Some(reason),
+    }
+}
+
+fn poll_model_job(session: &mut Session, commands: &mut Vec<Command>) {
+    let Some(job) = &mut session.model_job else {
+        return;
+    };
+    let Some(result) = job.poll() else { return };
+    session.model_job = None;
+    match result {
+        Ok(ModelJobResult::Loaded(view)) => {
+            session.log(
+                Level::Info,
+                format!(
+                    "model loaded: N {}, gridsize {}, {} epochs",
+                    view.bundle.manifest.config.n,
+                    view.bundle.manifest.config.gridsize,
+                    view.bundle.history.len()
+                ),
+            );
+            session.model = Some(*view);
+            if std::mem::take(&mut session.reconstruct_when_ready) {
+                commands.push(Command::Reconstruct);
+            }
+        }
+        Ok(ModelJobResult::Saved(dir)) => {
+            session.log(Level::Info, format!("model saved to {}", dir.display()));
+        }
+        Err(e) => session.log(Level::Error, e),
+    }
+}
+
+fn poll_reconstruction(session: &mut Session) {
+    let Some(run) = &mut session.reconstructing else {
+        return;
+    };
+    let mut latest = None;
+    while let Ok(update) = run.job.updates.try_recv() {
+        latest = Some(update);
+    }
+    if let Some((done, total, object, origin_px)) = latest {
+        run.done = done;
+        run.total = total;
+        session.reconstruction.set(Some(ObjectView {
+            label: "PtychoPINN".into(),
+            object,
+            origin_px,
+        }));
+    }
+    let Some(result) = run.job.job.poll() else {
+        return;
+    };
+    session.reconstructing = None;
+    match result {
+        Ok(stitched) => {
+            session.log(
+                Level::Info,
+                format!(
+                    "reconstructed {} patterns in {:.2} s ({:.0} patterns/s){}",
+                    stitched.patterns,
+                    stitched.duration_secs,
+                    stitched.patterns as f64 / stitched.duration_secs.max(1e-9),
+                    if stitched.stopped { ", stopped" } else { "" }
+                ),
+            );
+            session.reconstruction.set(Some(ObjectView {
+                label: "PtychoPINN".into(),
+                object: stitched.object,
+                origin_px: stitched.origin_px,
+            }));
+            update_metrics(session);
+        }
+        Err(e) => session.log(Level::Error, format!("reconstruction failed: {e}")),
+    }
+}
+
+/// §7 metrics of the reconstruction against the scan's true object, when it has one.
+pub fn update_metrics(session: &mut Session) {
+    let (Some(view), Some(recon)) = (&session.dataset, &session.reconstruction.value) else {
+        return;
+    };
+    let Some(truth) = view.loaded.dataset.object() else {
+        return;
+    };
+    session.metrics = crate::metrics::evaluate::evaluate(
+        &recon.object,
+        recon.origin_px,
+        truth,
+        view.loaded.dataset.positions_px(),
+        true,
+    );
+}
+
+fn poll_epie(session: &mut Session) {
+    let Some(run) = &mut session.epie else {
+        return;
+    };
+    let mut latest = None;
+    while let Ok(update) = run.job.updates.try_recv() {
+        latest = Some(update);
+    }
+    if let Some(u) = latest {
+        run.done = u.sweep;
+        run.total = u.sweeps;
+        session.comparison.set(Some(ObjectView {
+            label: format!(
+                "ePIE, sweep {}/{} (Fourier error {:.4})",
+                u.sweep, u.sweeps, u.error
+            ),
+            object: u.object,
+            origin_px: u.origin_px,
+        }));
+    }
+    let Some(result) = run.job.job.poll() else {
+        return;
+    };
+    session.epie = None;
+    match result {
+        Ok(result) => {
+            let sweeps = result.errors.len();
+            session.log(
+                Level::Info,
+                format!(
+                    "ePIE: {sweeps} sweeps, Fourier error {:.4}",
+                    result.errors.last().copied().unwrap_or(f64::NAN)
+                ),
+            );
+            session.comparison.set(Some(ObjectView {
+                label: format!("ePIE, {sweeps} sweeps"),
+                object: result.object,
+                origin_px: result.origin_px,
+            }));
+        }
+        Err(e) => session.log(Level::Error, format!("ePIE failed: {e}")),
+    }
+}
