@@ -17,8 +17,8 @@ use super::command::Command;
 use super::gpu::GpuStatus;
 use super::jobs::{Job, StreamingJob};
 use super::session::{
-    DialogPurpose, EpieRun, EpieUpdate, Level, ModelJobResult, ModelView, ReconstructionRun,
-    Session,
+    DialogPurpose, EpieRun, EpieUpdate, InferUpdate, Level, ModelJobResult, ModelView,
+    ReconstructionRun, Session,
 };
 use super::state::{AppState, Pane};
 use crate::data::{LoadOptions, load};
@@ -318,16 +318,30 @@ fn start_reconstruction(session: &mut Session, env: &mut Env<'_>) {
             // A snapshot costs a pass over the canvas: at most every 100 ms, and the last.
             if last.elapsed() >= Duration::from_millis(100) || done == total {
                 last = Instant::now();
-                if sender
-                    .try_send((done, total, st.object(), st.origin_px()))
-                    .is_ok()
-                {
+                let update = InferUpdate {
+                    done,
+                    total,
+                    object: st.object(),
+                    origin_px: st.origin_px(),
+                };
+                if sender.try_send(update).is_ok() {
                     ctx.request_repaint();
                 }
             }
             !job_stop.load(std::sync::atomic::Ordering::SeqCst)
         })?;
-        Ok(stitched)
+        // §7 metrics against the true object, here on the worker (registration and FRC are
+        // FFTs over the whole object: too slow for a frame).
+        let metrics = dataset.object().and_then(|truth| {
+            crate::metrics::evaluate::evaluate(
+                &stitched.object,
+                stitched.origin_px,
+                truth,
+                dataset.positions_px(),
+                true,
+            )
+        });
+        Ok((stitched, metrics))
     });
     session.metrics = None;
     session.reconstructing = Some(ReconstructionRun {

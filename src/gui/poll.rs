@@ -246,13 +246,13 @@ fn poll_reconstruction(session: &mut Session) {
     while let Ok(update) = run.job.updates.try_recv() {
         latest = Some(update);
     }
-    if let Some((done, total, object, origin_px)) = latest {
-        run.done = done;
-        run.total = total;
+    if let Some(u) = latest {
+        run.done = u.done;
+        run.total = u.total;
         session.reconstruction.set(Some(ObjectView {
             label: "PtychoPINN".into(),
-            object,
-            origin_px,
+            object: u.object,
+            origin_px: u.origin_px,
         }));
     }
     let Some(result) = run.job.job.poll() else {
@@ -260,7 +260,7 @@ fn poll_reconstruction(session: &mut Session) {
     };
     session.reconstructing = None;
     match result {
-        Ok(stitched) => {
+        Ok((stitched, metrics)) => {
             session.log(
                 Level::Info,
                 format!(
@@ -276,27 +276,10 @@ fn poll_reconstruction(session: &mut Session) {
                 object: stitched.object,
                 origin_px: stitched.origin_px,
             }));
-            update_metrics(session);
+            session.metrics = metrics;
         }
         Err(e) => session.log(Level::Error, format!("reconstruction failed: {e}")),
     }
-}
-
-/// §7 metrics of the reconstruction against the scan's true object, when it has one.
-pub fn update_metrics(session: &mut Session) {
-    let (Some(view), Some(recon)) = (&session.dataset, &session.reconstruction.value) else {
-        return;
-    };
-    let Some(truth) = view.loaded.dataset.object() else {
-        return;
-    };
-    session.metrics = crate::metrics::evaluate::evaluate(
-        &recon.object,
-        recon.origin_px,
-        truth,
-        view.loaded.dataset.positions_px(),
-        true,
-    );
 }
 
 fn poll_epie(session: &mut Session) {

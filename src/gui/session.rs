@@ -85,6 +85,19 @@ pub struct PreviewImages {
     pub phase: Array2<f32>,
 }
 
+/// A reconstruction's progress: groups done and the object so far.
+#[derive(Debug, Clone)]
+pub struct InferUpdate {
+    /// Groups stitched.
+    pub done: usize,
+    /// Groups in all.
+    pub total: usize,
+    /// The object so far.
+    pub object: Array2<Complex32>,
+    /// Object coordinates of pixel (0, 0).
+    pub origin_px: [f64; 2],
+}
+
 /// One ePIE sweep's report.
 #[derive(Debug, Clone)]
 pub struct EpieUpdate {
@@ -161,8 +174,9 @@ pub struct ModelView {
 /// A running reconstruction's live state.
 #[derive(Debug)]
 pub struct ReconstructionRun {
-    /// The job; updates are `(done groups, total groups, object so far, origin)`.
-    pub job: StreamingJob<Stitched, (usize, usize, Array2<Complex32>, [f64; 2])>,
+    /// The job (its result: the object and, with a true object, the §7 metrics) and its
+    /// progress.
+    pub job: StreamingJob<(Stitched, Option<Evaluation>), InferUpdate>,
     /// Groups done so far.
     pub done: usize,
     /// Groups in all.
