@@ -59,7 +59,7 @@ pub struct WindowArgs {
     /// Seconds to wait, once ready, before the screenshot.
     #[arg(long, value_name = "SECS", default_value_t = 1.0)]
     pub screenshot_delay: f64,
-    /// Write frame-time statistics (JSON) here every 2 s.
+    /// Redraw continuously and write frame-time statistics (JSON) here every 2 s.
     #[arg(long, value_name = "JSON")]
     pub frame_stats: Option<PathBuf>,
     /// Where training runs and the demo scan go [default: the app's data directory].

@@ -209,9 +209,18 @@ impl PtychoApp {
         let waiting_for_model = self.launch.model.is_some()
             && (self.session.reconstruction.value.is_none()
                 || self.session.reconstructing.is_some());
+        let waiting_for_epie = self.launch.epie
+            && (self.session.epie.is_some()
+                || !self
+                    .session
+                    .comparison
+                    .value
+                    .as_ref()
+                    .is_some_and(|c| c.label.starts_with("ePIE")));
         let ready = self.session.dataset.is_some()
+            && self.after_load.is_empty()
             && !waiting_for_model
-            && self.session.epie.is_none()
+            && !waiting_for_epie
             && self.session.loading.is_none();
         if !ready {
             self.screenshot.ready_since = None;
@@ -374,6 +383,10 @@ impl eframe::App for PtychoApp {
         if self.session.busy() {
             // Progress bars and the time-left estimate move even between events.
             ctx.request_repaint_after(Duration::from_millis(100));
+        }
+        if self.launch.frame_stats.is_some() {
+            // Measuring: redraw continuously, so the figures are the rate the window sustains.
+            ctx.request_repaint();
         }
         self.write_frame_stats();
         self.screenshot_step(ctx);
