@@ -93,14 +93,7 @@ fn every_pane_builds_on_a_generated_scan() {
     let mut h = harness(dir.path(), Some(scan));
     step_until(&mut h, "the scan to load", loaded);
     assert_eq!(
-        h.state()
-            .session
-            .dataset
-            .as_ref()
-            .unwrap()
-            .loaded
-            .dataset
-            .len(),
+        h.state().session.dataset.as_ref().unwrap().dataset.len(),
         48
     );
     // Dataset pane: summary, pattern browser, positions.
@@ -221,9 +214,9 @@ fn a_bad_npz_dropped_on_the_window_shows_an_error_and_the_window_stays_usable() 
     std::fs::write(&bad, b"PK\x03\x04 this is not really a zip archive").unwrap();
     h.input_mut().dropped_files.push(Arc::new(Dropped(bad)));
     step_until(&mut h, "the bad file to fail", |app| {
-        app.session.dataset_error.is_some()
+        app.session.failed_open.is_some()
     });
-    let error = h.state().session.dataset_error.clone().unwrap();
+    let error = h.state().session.failed_open.clone().unwrap().message;
     assert!(error.contains("broken.npz"), "{error}");
     h.get_by_label("Could not open the file");
     // The good scan is still loaded and the window still works.
@@ -233,8 +226,46 @@ fn a_bad_npz_dropped_on_the_window_shows_an_error_and_the_window_stays_usable() 
     // Dropping a good file clears the error.
     h.input_mut().dropped_files.push(Arc::new(Dropped(scan)));
     step_until(&mut h, "the good file to load", |app| {
-        app.session.dataset_error.is_none() && loaded(app)
+        app.session.failed_open.is_none() && loaded(app)
     });
+}
+
+#[test]
+fn a_counts_file_is_refused_then_opened_with_the_offered_square_root() {
+    let dir = tempfile::tempdir().unwrap();
+    let scan = write_scan(dir.path());
+    let original = ptychostudio::data::load(&scan, &Default::default()).unwrap();
+    let d = &original.dataset;
+    // The same scan stored as photon counts (u16), as some detectors export it.
+    let counts = d
+        .diffraction()
+        .mapv(|a| (a * a * 50.0).round().min(65535.0) as u16);
+    let xs: ndarray::Array1<f64> = d.positions_px().iter().map(|p| p[0]).collect();
+    let ys: ndarray::Array1<f64> = d.positions_px().iter().map(|p| p[1]).collect();
+    let path = dir.path().join("counts.npz");
+    let mut w = ptychostudio::io::NpzWriter::create(&path).unwrap();
+    w.add("diff3d", &counts).unwrap();
+    w.add("xcoords", &xs).unwrap();
+    w.add("ycoords", &ys).unwrap();
+    w.add("probeGuess", d.probe()).unwrap();
+    w.finish().unwrap();
+
+    let mut h = harness(dir.path(), Some(path));
+    step_until(&mut h, "the refusal", |app| {
+        app.session.failed_open.is_some()
+    });
+    assert!(h.state().session.dataset.is_none());
+    assert!(h.query_all_by_label_contains("looks like intensity").count() >= 1);
+    click(&mut h, "Open with √ (the file holds counts)");
+    step_until(&mut h, "the scan to load with √", loaded);
+    let view = h.state().session.dataset.as_ref().unwrap();
+    assert_eq!(view.dataset.len(), 48);
+    assert!(
+        view.notes.iter().any(|n| n.contains("square root")),
+        "{:?}",
+        view.notes
+    );
+    assert!(h.state().session.failed_open.is_none());
 }
 
 #[test]

@@ -16,7 +16,7 @@ use crate::io::schema::Layout;
 
 /// How to treat conventions a file may get wrong. `None` = detect, and refuse with a message
 /// naming the flag when the data look wrong.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LoadOptions {
     /// `Some(true)`: take √ of the patterns (they are counts); `Some(false)`: use them as
     /// amplitudes even if they look like counts.

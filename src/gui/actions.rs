@@ -17,8 +17,8 @@ use super::command::Command;
 use super::gpu::GpuStatus;
 use super::jobs::{Job, StreamingJob};
 use super::session::{
-    DialogPurpose, EpieRun, EpieUpdate, InferUpdate, Level, ModelJobResult, ModelView,
-    ReconstructionRun, Session,
+    DatasetView, DialogPurpose, EpieRun, EpieUpdate, InferUpdate, Level, ModelJobResult, ModelView,
+    OpenFailure, ReconstructionRun, Session,
 };
 use super::state::{AppState, Pane};
 use crate::data::{LoadOptions, load};
@@ -35,6 +35,8 @@ pub struct Env<'a> {
     pub gpu: &'a GpuStatus,
     /// For repaints from worker threads.
     pub ctx: &'a egui::Context,
+    /// `--runs-dir` for this session only (not persisted).
+    pub runs_dir_override: Option<&'a Path>,
 }
 
 impl Env<'_> {
@@ -52,7 +54,10 @@ impl Env<'_> {
 
     /// Where training runs are written.
     pub fn runs_dir(&self) -> PathBuf {
-        self.state.runs_dir.clone().unwrap_or_else(default_data_dir)
+        self.runs_dir_override
+            .map(Path::to_owned)
+            .or_else(|| self.state.runs_dir.clone())
+            .unwrap_or_else(default_data_dir)
     }
 }
 
@@ -66,7 +71,11 @@ pub fn default_data_dir() -> PathBuf {
 /// Applies one command.
 pub fn apply(session: &mut Session, env: &mut Env<'_>, command: Command) {
     match command {
-        Command::OpenDataset(path) => open_dataset(session, env, &path),
+        Command::OpenDataset(path) => open_dataset(session, env, &path, LoadOptions::default()),
+        Command::OpenDatasetWith(path, options) => open_dataset(session, env, &path, options),
+        Command::BrowseProduct(path, options) => {
+            browse(session, env, DialogPurpose::Product(path, options));
+        }
         Command::OpenDemo => open_demo(session, env),
         Command::ShowPane(pane) => env.state.pane = pane,
         Command::BrowseDataset => browse(session, env, DialogPurpose::OpenDataset),
@@ -99,7 +108,12 @@ pub fn apply(session: &mut Session, env: &mut Env<'_>, command: Command) {
     }
 }
 
-pub(super) fn open_dataset(session: &mut Session, env: &mut Env<'_>, path: &Path) {
+pub(super) fn open_dataset(
+    session: &mut Session,
+    env: &mut Env<'_>,
+    path: &Path,
+    options: LoadOptions,
+) {
     if session.loading.is_some() {
         session.log(Level::Warn, "a file is already being opened; wait for it");
         return;
@@ -110,9 +124,10 @@ pub(super) fn open_dataset(session: &mut Session, env: &mut Env<'_>, path: &Path
         format!("open {}", file_name(path)),
         env.ctx,
         move || {
-            let loaded = load(&job_path, &LoadOptions::default())
-                .with_context(|| format!("cannot open {}", job_path.display()))?;
-            Ok((job_path, loaded))
+            Ok(match load(&job_path, &options) {
+                Ok(loaded) => Ok(DatasetView::new(job_path, loaded)),
+                Err(e) => Err(OpenFailure::new(job_path, options, &e)),
+            })
         },
     ));
 }
@@ -141,12 +156,18 @@ fn browse(session: &mut Session, env: &mut Env<'_>, purpose: DialogPurpose) {
         .first()
         .and_then(|p| p.parent())
         .map(Path::to_owned);
+    let job_purpose = purpose.clone();
     let job = Job::spawn("dialog", env.ctx, move || {
+        let purpose = job_purpose;
         let mut dialog = rfd::FileDialog::new();
         if let Some(dir) = start {
             dialog = dialog.set_directory(dir);
         }
         Ok(match purpose {
+            DialogPurpose::Product(..) => dialog
+                .add_filter("ptychodus product", &["npz"])
+                .set_title("Choose the ptychodus product file (probe, positions)")
+                .pick_file(),
             DialogPurpose::OpenDataset => dialog
                 .add_filter("NPZ scan", &["npz"])
                 .set_title("Open a scan")
@@ -168,7 +189,7 @@ fn start_training(session: &mut Session, env: &mut Env<'_>) {
         session.log(Level::Warn, "open a scan before training");
         return;
     };
-    let dataset = view.loaded.dataset.clone();
+    let dataset = view.dataset.clone();
     let data_path = view.path.clone();
     let mut config = env.state.train.clone();
     config.n = dataset.n();
@@ -235,6 +256,10 @@ fn save_model(session: &mut Session, env: &mut Env<'_>, dir: &Path) {
         return;
     };
     if session.model_job.is_some() {
+        session.log(
+            Level::Warn,
+            "a model is being loaded or saved: try again when it is done",
+        );
         return;
     }
     let bundle = model.bundle.clone();
@@ -249,6 +274,10 @@ fn save_model(session: &mut Session, env: &mut Env<'_>, dir: &Path) {
 
 fn load_model(session: &mut Session, env: &mut Env<'_>, dir: PathBuf) {
     if session.model_job.is_some() {
+        session.log(
+            Level::Warn,
+            "a model is being loaded or saved: try again when it is done",
+        );
         return;
     }
     let (device, label) = env.compute_device();
@@ -297,7 +326,17 @@ fn start_reconstruction(session: &mut Session, env: &mut Env<'_>) {
         session.log(Level::Warn, "reconstruction needs a scan and a model");
         return;
     };
-    let dataset = view.loaded.dataset.clone();
+    if model.bundle.manifest.config.n != view.dataset.n() {
+        let message = format!(
+            "the model was trained for N = {}, this scan has N = {}: load a model for N = {}",
+            model.bundle.manifest.config.n,
+            view.dataset.n(),
+            view.dataset.n()
+        );
+        session.log(Level::Error, message);
+        return;
+    }
+    let dataset = view.dataset.clone();
     let network = model.bundle.network.valid();
     let device = model.device.clone();
     let config = &model.bundle.manifest.config;
@@ -315,8 +354,9 @@ fn start_reconstruction(session: &mut Session, env: &mut Env<'_>) {
     let job = Job::spawn("reconstruct", env.ctx, move || {
         let mut last = Instant::now() - Duration::from_secs(1);
         let stitched = reconstruct(&network, &dataset, &options, &device, |done, total, st| {
-            // A snapshot costs a pass over the canvas: at most every 100 ms, and the last.
-            if last.elapsed() >= Duration::from_millis(100) || done == total {
+            // A snapshot costs a pass over the canvas here and a recolouring in the window: at
+            // most every 250 ms, and the last.
+            if last.elapsed() >= Duration::from_millis(250) || done == total {
                 last = Instant::now();
                 let update = InferUpdate {
                     done,
@@ -331,8 +371,9 @@ fn start_reconstruction(session: &mut Session, env: &mut Env<'_>) {
             !job_stop.load(std::sync::atomic::Ordering::SeqCst)
         })?;
         // §7 metrics against the true object, here on the worker (registration and FRC are
-        // FFTs over the whole object: too slow for a frame).
-        let metrics = dataset.object().and_then(|truth| {
+        // FFTs over the whole object: too slow for a frame); none for a stopped, partial object.
+        let truth = dataset.object().filter(|_| !stitched.stopped);
+        let metrics = truth.and_then(|truth| {
             crate::metrics::evaluate::evaluate(
                 &stitched.object,
                 stitched.origin_px,
@@ -347,7 +388,7 @@ fn start_reconstruction(session: &mut Session, env: &mut Env<'_>) {
     session.reconstructing = Some(ReconstructionRun {
         job: StreamingJob { job, updates, stop },
         done: 0,
-        total: view.loaded.dataset.len(),
+        total: view.dataset.len(),
     });
     env.state.pane = Pane::Reconstruction;
 }
@@ -360,7 +401,7 @@ fn start_epie(session: &mut Session, env: &mut Env<'_>) {
         session.log(Level::Warn, "open a scan before running ePIE");
         return;
     };
-    let dataset = view.loaded.dataset.clone();
+    let dataset = view.dataset.clone();
     let iterations = env.state.epie_iterations.max(1);
     let (sender, updates) = sync_channel(2);
     let stop = Arc::new(AtomicBool::new(false));
@@ -374,8 +415,17 @@ fn start_epie(session: &mut Session, env: &mut Env<'_>) {
                 ..EpieConfig::default()
             },
         );
+        let mut last = Instant::now() - Duration::from_secs(1);
         for sweep in 1..=iterations {
             let error = epie.sweep();
+            // The window recolours the canvas per update: at most every 250 ms.
+            if last.elapsed() < Duration::from_millis(250) && sweep < iterations {
+                if job_stop.load(std::sync::atomic::Ordering::SeqCst) {
+                    break;
+                }
+                continue;
+            }
+            last = Instant::now();
             let snapshot = epie.object_snapshot();
             let update = EpieUpdate {
                 sweep,

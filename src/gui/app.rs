@@ -49,6 +49,9 @@ pub struct PtychoApp {
     screenshot: ScreenshotRun,
     ctx: egui::Context,
     frame_start: Option<Instant>,
+    /// The status bar's frame figures, refreshed twice a second (a summary sorts 4096 values).
+    frame_summary: Option<super::frame_stats::FrameSummary>,
+    frame_summary_at: Instant,
 }
 
 impl PtychoApp {
@@ -59,9 +62,6 @@ impl PtychoApp {
             .storage
             .and_then(|s| eframe::get_value(s, AppState::STORAGE_KEY))
             .unwrap_or_default();
-        if let Some(dir) = &launch.runs_dir {
-            state.runs_dir = Some(dir.clone());
-        }
         if let Some(pane) = launch.pane {
             state.pane = pane;
         }
@@ -99,6 +99,8 @@ impl PtychoApp {
             screenshot: ScreenshotRun::default(),
             ctx: cc.egui_ctx.clone(),
             frame_start: None,
+            frame_summary: None,
+            frame_summary_at: Instant::now(),
         }
     }
 
@@ -118,6 +120,7 @@ impl PtychoApp {
                 state: &mut self.state,
                 gpu: &self.gpu,
                 ctx: &self.ctx,
+                runs_dir_override: self.launch.runs_dir.as_deref(),
             },
             &mut self.session,
         )
@@ -217,11 +220,15 @@ impl PtychoApp {
                     .value
                     .as_ref()
                     .is_some_and(|c| c.label.starts_with("ePIE")));
-        let ready = self.session.dataset.is_some()
-            && self.after_load.is_empty()
-            && !waiting_for_model
-            && !waiting_for_epie
-            && self.session.loading.is_none();
+        // After a failure (a model that would not load, say) take the picture anyway: it shows
+        // the error, and the run ends instead of waiting forever.
+        let failed = self.session.log.iter().any(|l| l.level == Level::Error);
+        let ready = failed
+            || self.session.dataset.is_some()
+                && self.after_load.is_empty()
+                && !waiting_for_model
+                && !waiting_for_epie
+                && self.session.loading.is_none();
         if !ready {
             self.screenshot.ready_since = None;
             ctx.request_repaint_after(Duration::from_millis(100));
@@ -296,8 +303,8 @@ impl PtychoApp {
                 ui.label(format!(
                     "{} · {} × {}²",
                     actions::file_name(&view.path),
-                    view.loaded.dataset.len(),
-                    view.loaded.dataset.n()
+                    view.dataset.len(),
+                    view.dataset.n()
                 ));
                 ui.separator();
             }
@@ -305,7 +312,7 @@ impl PtychoApp {
                 ui.label(format!("training on {}", s.training.device_label));
                 ui.separator();
             }
-            if let Some(f) = self.frames.summary() {
+            if let Some(f) = self.frame_summary {
                 ui.label(format!(
                     "frames: {:.1} ms median, {:.1} ms p95 ({:.0}/s)",
                     f.p50_interval_ms, f.p95_interval_ms, f.frames_per_s
@@ -322,11 +329,14 @@ impl PtychoApp {
         egui::CollapsingHeader::new(format!("Log ({} lines)", self.session.log.len()))
             .default_open(true)
             .show(ui, |ui| {
+                let row_height = ui.text_style_height(&egui::TextStyle::Monospace);
+                let log = &self.session.log;
                 egui::ScrollArea::vertical()
                     .max_height(110.0)
                     .stick_to_bottom(true)
-                    .show(ui, |ui| {
-                        for line in &self.session.log {
+                    .show_rows(ui, row_height, log.len(), |ui, rows| {
+                        // Only the visible lines are laid out.
+                        for line in &log[rows] {
                             let color = match line.level {
                                 Level::Info => ui.visuals().text_color(),
                                 Level::Warn => Color32::from_rgb(230, 170, 40),
@@ -426,6 +436,10 @@ impl eframe::App for PtychoApp {
         if let Some(start) = self.frame_start.take() {
             self.frames
                 .record(start, start.elapsed().as_secs_f64() * 1e3);
+        }
+        if self.frame_summary_at.elapsed() >= Duration::from_millis(500) {
+            self.frame_summary_at = Instant::now();
+            self.frame_summary = self.frames.summary();
         }
     }
 

@@ -4,12 +4,18 @@
 use std::path::PathBuf;
 
 use super::state::Pane;
+use crate::data::LoadOptions;
 
 /// One request from the UI.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Command {
-    /// Load a scan (File ▸ Open, drag-and-drop, recent files, the command line).
+    /// Load a scan (File > Open, drag-and-drop, recent files, the command line).
     OpenDataset(PathBuf),
+    /// Load a scan with conventions set by the user (√ of counts, fftshift, a product file), as
+    /// offered when a plain open refused the file.
+    OpenDatasetWith(PathBuf, LoadOptions),
+    /// Ask for the ptychodus product file that goes with this diffraction file, then open both.
+    BrowseProduct(PathBuf, LoadOptions),
     /// Generate and load the demo dataset (the §9 case, smaller).
     OpenDemo,
     /// Show a pane.

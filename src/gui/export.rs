@@ -35,7 +35,7 @@ pub fn start_export(session: &mut Session, env: &mut Env<'_>, dir: PathBuf) {
         .as_ref()
         .map(|r| Reconstruction {
             object: r.object.clone(),
-            probe: view.loaded.dataset.probe().clone(),
+            probe: view.dataset.probe().clone(),
             origin_px: r.origin_px,
             costs: session
                 .training
@@ -45,7 +45,7 @@ pub fn start_export(session: &mut Session, env: &mut Env<'_>, dir: PathBuf) {
                 .collect(),
             method: "PtychoPINN".into(),
         });
-    let dataset = view.loaded.dataset.clone();
+    let dataset = view.dataset.clone();
     session.exporting = Some(Job::spawn("export", env.ctx, move || {
         std::fs::create_dir_all(&dir)
             .with_context(|| format!("cannot create {}", dir.display()))?;
@@ -135,7 +135,7 @@ pub fn build_report(session: &Session, env: &Env<'_>) -> Report {
         });
     }
     if let Some(view) = &session.dataset {
-        let probe = view.loaded.dataset.probe();
+        let probe = view.dataset.probe();
         report.images.push(ReportImage {
             title: "probe: amplitude".into(),
             values: probe.mapv(Complex32::norm),
@@ -148,7 +148,7 @@ pub fn build_report(session: &Session, env: &Env<'_>) -> Report {
         });
         report
             .sections
-            .push(("Dataset".into(), dataset_lines(view)));
+            .push(("Dataset".into(), view.summary.clone()));
     }
     let history = &session.training.history;
     if !history.is_empty() {
@@ -239,35 +239,4 @@ pub fn display_phase(
         };
         object.mapv(|c| (c * rotate).arg())
     }
-}
-
-/// The dataset's description, one fact per line (the dataset pane shows the same).
-pub fn dataset_lines(view: &super::session::DatasetView) -> Vec<String> {
-    let d = &view.loaded.dataset;
-    let [x0, x1, y0, y1] = d.scan_extent_px();
-    let mut lines = vec![
-        format!("file: {}", file_name(&view.path)),
-        format!("layout: {}", view.loaded.layout.describe()),
-        format!("{} patterns of {} × {} px", d.len(), d.n(), d.n()),
-        format!(
-            "scan extent: x {x0:.1} … {x1:.1}, y {y0:.1} … {y1:.1} px ({:.1} × {:.1} px)",
-            x1 - x0,
-            y1 - y0
-        ),
-        format!(
-            "mean Σ amplitude² per pattern: {:.3e} (photons when the file holds √counts)",
-            d.mean_counts_per_pattern()
-        ),
-        format!(
-            "true object: {}",
-            d.object().map_or_else(
-                || "none".into(),
-                |o| format!("{} × {}", o.nrows(), o.ncols())
-            )
-        ),
-    ];
-    if let Some(px) = d.physical.pixel_size_m {
-        lines.push(format!("pixel size: {:.3} nm", px * 1e9));
-    }
-    lines
 }

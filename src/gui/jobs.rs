@@ -15,6 +15,8 @@ pub struct Job<T> {
     /// What it does, for messages ("loading scan.npz").
     pub label: String,
     handle: Option<JoinHandle<anyhow::Result<T>>>,
+    /// Set when the thread could not be started.
+    failed: Option<String>,
 }
 
 impl<T: Send + 'static> Job<T> {
@@ -42,16 +44,14 @@ impl<T: Send + 'static> Job<T> {
             Ok(handle) => Self {
                 label,
                 handle: Some(handle),
+                failed: None,
             },
-            Err(e) => {
-                // No thread: report the failure through the normal path on the next poll.
-                let message = format!("cannot start a thread: {e}");
-                let handle = std::thread::spawn(move || Err(anyhow::anyhow!(message)));
-                Self {
-                    label,
-                    handle: Some(handle),
-                }
-            }
+            // No thread: the failure comes back through the normal path on the next poll.
+            Err(e) => Self {
+                failed: Some(format!("{label}: cannot start a thread: {e}")),
+                label,
+                handle: None,
+            },
         }
     }
 }
@@ -59,6 +59,9 @@ impl<T: Send + 'static> Job<T> {
 impl<T> Job<T> {
     /// The result once the thread has finished (`None` while it runs); a panic becomes `Err`.
     pub fn poll(&mut self) -> Option<Result<T, String>> {
+        if let Some(message) = self.failed.take() {
+            return Some(Err(message));
+        }
         if !self.handle.as_ref().is_some_and(JoinHandle::is_finished) {
             return None;
         }
@@ -79,12 +82,12 @@ impl<T> Job<T> {
 
     /// True until the result has been taken by [`Job::poll`].
     pub fn is_running(&self) -> bool {
-        self.handle.is_some()
+        self.handle.is_some() || self.failed.is_some()
     }
 
     /// True once the thread has ended (its result is ready for [`Job::poll`]).
     pub fn is_finished(&self) -> bool {
-        self.handle.as_ref().is_some_and(JoinHandle::is_finished)
+        self.failed.is_some() || self.handle.as_ref().is_some_and(JoinHandle::is_finished)
     }
 }
 

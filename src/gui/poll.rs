@@ -5,9 +5,7 @@ use std::time::{Duration, Instant};
 
 use super::actions::{Env, file_name, open_dataset, use_trained_model};
 use super::command::Command;
-use super::session::{
-    DatasetView, DialogPurpose, Level, ModelJobResult, ObjectView, PreviewImages, Session,
-};
+use super::session::{DialogPurpose, Level, ModelJobResult, ObjectView, PreviewImages, Session};
 use crate::train::TrainEvent;
 
 /// Collects what every job reported since the last frame; spends at most ~10 ms on events.
@@ -15,7 +13,15 @@ pub fn poll_jobs(session: &mut Session, env: &mut Env<'_>, commands: &mut Vec<Co
     poll_loading(session, env);
     poll_dialog(session, commands);
     poll_training(session);
-    poll_model_job(session, commands);
+    poll_model_job(session);
+    if session.reconstruct_when_ready
+        && session.dataset.is_some()
+        && session.model.is_some()
+        && session.loading.is_none()
+    {
+        session.reconstruct_when_ready = false;
+        commands.push(Command::Reconstruct);
+    }
     poll_reconstruction(session);
     poll_epie(session);
     super::export::poll_export(session);
@@ -27,7 +33,7 @@ fn poll_loading(session: &mut Session, env: &mut Env<'_>) {
     {
         session.generating_demo = None;
         match result {
-            Ok(path) => open_dataset(session, env, &path),
+            Ok(path) => open_dataset(session, env, &path, crate::data::LoadOptions::default()),
             Err(e) => session.log(Level::Error, format!("demo scan: {e}")),
         }
     }
@@ -37,58 +43,73 @@ fn poll_loading(session: &mut Session, env: &mut Env<'_>) {
     let Some(result) = job.poll() else { return };
     session.loading = None;
     match result {
-        Ok((path, loaded)) => {
+        Ok(Ok(mut view)) => {
+            let path = view.path.clone();
             env.state.remember(&path);
             let summary = format!(
                 "opened {}: {} patterns of {}², {}",
                 file_name(&path),
-                loaded.dataset.len(),
-                loaded.dataset.n(),
-                loaded.layout.describe()
+                view.dataset.len(),
+                view.dataset.n(),
+                view.layout.describe()
             );
-            for note in &loaded.notes {
+            for note in &view.notes {
                 session.log(Level::Warn, format!("{}: {note}", file_name(&path)));
             }
             session.log(Level::Info, summary);
             let version = session.dataset.as_ref().map_or(0, |d| d.version) + 1;
             // A new scan: the old reconstruction and comparison no longer apply.
-            let truth = loaded.dataset.object().cloned().map(|object| ObjectView {
+            let truth = view.dataset.object().cloned().map(|object| ObjectView {
                 label: "true object (objectGuess)".into(),
                 object,
                 origin_px: [0.0, 0.0],
             });
+            // Jobs on the previous scan no longer apply: stop them and drop their results.
+            if let Some(run) = session.reconstructing.take() {
+                run.job.request_stop();
+            }
+            if let Some(run) = session.epie.take() {
+                run.job.request_stop();
+            }
             session.comparison.set(truth);
             session.reconstruction.set(None);
             session.metrics = None;
-            session.dataset_error = None;
-            session.dataset = Some(DatasetView {
-                path,
-                loaded,
-                version,
-            });
+            session.failed_open = None;
+            view.version = version;
+            session.dataset = Some(view);
         }
-        Err(e) => {
-            session.log(Level::Error, e.clone());
-            session.dataset_error = Some(e);
+        Ok(Err(failure)) => {
+            session.log(Level::Error, failure.message.clone());
+            session.failed_open = Some(failure);
         }
+        Err(e) => session.log(Level::Error, e),
     }
 }
 
 fn poll_dialog(session: &mut Session, commands: &mut Vec<Command>) {
-    let Some((job, purpose)) = &mut session.dialog else {
+    let Some((job, _)) = &mut session.dialog else {
         return;
     };
-    let purpose = *purpose;
     let Some(result) = job.poll() else { return };
-    session.dialog = None;
+    let Some((_, purpose)) = session.dialog.take() else {
+        return;
+    };
     match result {
         Ok(Some(path)) => commands.push(match purpose {
+            DialogPurpose::Product(scan, mut options) => {
+                options.product = Some(path);
+                Command::OpenDatasetWith(scan, options)
+            }
             DialogPurpose::OpenDataset => Command::OpenDataset(path),
             DialogPurpose::LoadModel => Command::LoadModel(path),
             DialogPurpose::SaveModel => Command::SaveModel(path),
             DialogPurpose::Export => Command::ExportReport(path),
         }),
-        Ok(None) => {}
+        Ok(None) => session.log(
+            Level::Info,
+            "nothing chosen (if no dialog appeared, this desktop has no file-chooser portal: \
+             drag the file onto the window instead)",
+        ),
         Err(e) => session.log(Level::Error, format!("file dialog: {e}")),
     }
 }
@@ -165,7 +186,9 @@ fn apply_train_event(
             ..
         } => {
             training.batch = Some((epoch, batch, batches));
-            training.steps_done += 1;
+            // From the position, not a count: batch events may be dropped when the window lags.
+            let first = training.info.as_ref().map_or(epoch, |i| i.first_epoch);
+            training.steps_done = (epoch.saturating_sub(first)) * batches + batch;
         }
         TrainEvent::Epoch(record) => {
             lines.push((
@@ -209,7 +232,7 @@ fn apply_train_event(
     }
 }
 
-fn poll_model_job(session: &mut Session, commands: &mut Vec<Command>) {
+fn poll_model_job(session: &mut Session) {
     let Some(job) = &mut session.model_job else {
         return;
     };
@@ -227,9 +250,6 @@ fn poll_model_job(session: &mut Session, commands: &mut Vec<Command>) {
                 ),
             );
             session.model = Some(*view);
-            if std::mem::take(&mut session.reconstruct_when_ready) {
-                commands.push(Command::Reconstruct);
-            }
         }
         Ok(ModelJobResult::Saved(dir)) => {
             session.log(Level::Info, format!("model saved to {}", dir.display()));

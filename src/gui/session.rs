@@ -3,15 +3,17 @@
 //! reads it; [`super::app::PtychoApp::logic`] changes it.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Instant;
 
 use ndarray::Array2;
 use num_complex::Complex32;
 
 use super::jobs::{Job, StreamingJob};
-use crate::data::Loaded;
+use crate::data::{Dataset, Loaded};
 use crate::epie::EpieResult;
 use crate::infer::Stitched;
+use crate::io::schema::Layout;
 use crate::metrics::evaluate::Evaluation;
 use crate::train::{EpochRecord, ModelBundle, RunInfo, StopReason, TrainEvent, TrainOutcome};
 
@@ -32,15 +34,79 @@ impl<T> Versioned<T> {
     }
 }
 
-/// The loaded scan.
+/// The loaded scan. The dataset is shared (`Arc`) with the jobs that use it, never copied.
 #[derive(Debug, Clone)]
 pub struct DatasetView {
     /// Where it came from.
     pub path: PathBuf,
-    /// The data and the loader's notes.
-    pub loaded: Loaded,
+    /// The validated scan.
+    pub dataset: Arc<Dataset>,
+    /// The layout the file had.
+    pub layout: Layout,
+    /// The loader's notes (conversions made, things worth knowing).
+    pub notes: Vec<String>,
+    /// Every probe mode in the file (mode 0 is the dataset's probe).
+    pub probe_modes: Vec<Array2<Complex32>>,
+    /// The facts the dataset pane and the report show, computed once on the loading thread.
+    pub summary: Vec<String>,
     /// Bumped when a new dataset replaces the old (textures follow).
     pub version: u64,
+}
+
+impl DatasetView {
+    /// Wraps a loaded file (on the loading thread: the summary reads every pattern once).
+    pub fn new(path: PathBuf, loaded: Loaded) -> Self {
+        let Loaded {
+            dataset,
+            layout,
+            notes,
+            probe_modes,
+        } = loaded;
+        let summary = summary_lines(&path, &dataset, layout);
+        Self {
+            path,
+            dataset: Arc::new(dataset),
+            layout,
+            notes,
+            probe_modes,
+            summary,
+            version: 0,
+        }
+    }
+}
+
+/// The dataset's description, one fact per line ("key: value").
+fn summary_lines(path: &std::path::Path, d: &Dataset, layout: Layout) -> Vec<String> {
+    let [x0, x1, y0, y1] = d.scan_extent_px();
+    let name = path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    let mut lines = vec![
+        format!("file: {name}"),
+        format!("layout: {}", layout.describe()),
+        format!("{} patterns of {} × {} px", d.len(), d.n(), d.n()),
+        format!(
+            "scan extent: x {x0:.1} … {x1:.1}, y {y0:.1} … {y1:.1} px ({:.1} × {:.1} px)",
+            x1 - x0,
+            y1 - y0
+        ),
+        format!(
+            "mean Σ amplitude² per pattern: {:.3e} (photons when the file holds √counts)",
+            d.mean_counts_per_pattern()
+        ),
+        format!(
+            "true object: {}",
+            d.object().map_or_else(
+                || "none".into(),
+                |o| format!("{} × {}", o.nrows(), o.ncols())
+            )
+        ),
+    ];
+    if let Some(px) = d.physical.pixel_size_m {
+        lines.push(format!("pixel size: {:.3} nm", px * 1e9));
+    }
+    lines
 }
 
 /// The severity of a log line.
@@ -199,10 +265,10 @@ pub struct EpieRun {
 pub struct Session {
     /// The loaded scan.
     pub dataset: Option<DatasetView>,
-    /// Why the last open failed (shown in the dataset pane until the next open).
-    pub dataset_error: Option<String>,
+    /// Why the last open failed, and what would fix it (shown until the next open).
+    pub failed_open: Option<OpenFailure>,
     /// A scan being loaded.
-    pub loading: Option<Job<(PathBuf, Loaded)>>,
+    pub loading: Option<Job<Result<DatasetView, OpenFailure>>>,
     /// The demo dataset being generated.
     pub generating_demo: Option<Job<PathBuf>>,
     /// Training.
@@ -231,11 +297,73 @@ pub struct Session {
     pub reconstruct_when_ready: bool,
 }
 
-/// What a dialog's answer is used for.
+/// A conversion the user can ask for when a file was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OpenFix {
+    /// `Some(true)`: take √ (the file holds counts); `Some(false)`: use as amplitudes.
+    Sqrt(bool),
+    /// `Some(true)`: move DC from the corner to the centre; `Some(false)`: leave it.
+    Fftshift(bool),
+    /// Choose the ptychodus product file.
+    Product,
+}
+
+impl OpenFix {
+    /// The button's text.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Sqrt(true) => "Open with √ (the file holds counts)",
+            Self::Sqrt(false) => "Open as amplitudes anyway",
+            Self::Fftshift(true) => "Open with fftshift (DC at the corner)",
+            Self::Fftshift(false) => "Open without fftshift anyway",
+            Self::Product => "Choose the product file…",
+        }
+    }
+}
+
+/// A file the loader refused.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OpenFailure {
+    /// The file.
+    pub path: PathBuf,
+    /// The options it was opened with.
+    pub options: crate::data::LoadOptions,
+    /// The error, naming the key, shape or convention.
+    pub message: String,
+    /// Conversions that would let it load.
+    pub fixes: Vec<OpenFix>,
+}
+
+impl OpenFailure {
+    /// Describes `error` and the fixes it admits.
+    pub fn new(
+        path: PathBuf,
+        options: crate::data::LoadOptions,
+        error: &crate::data::DatasetError,
+    ) -> Self {
+        use crate::data::DatasetError as E;
+        let fixes = match error {
+            E::LooksLikeIntensity { .. } => vec![OpenFix::Sqrt(true), OpenFix::Sqrt(false)],
+            E::DcAtCorner { .. } => vec![OpenFix::Fftshift(true), OpenFix::Fftshift(false)],
+            E::NeedsProduct => vec![OpenFix::Product],
+            _ => Vec::new(),
+        };
+        Self {
+            message: format!("cannot open {}: {error}", path.display()),
+            path,
+            options,
+            fixes,
+        }
+    }
+}
+
+/// What a dialog's answer is used for.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DialogPurpose {
     /// Open a dataset.
     OpenDataset,
+    /// The product file for a ptychodus diffraction file, opened with these options.
+    Product(PathBuf, crate::data::LoadOptions),
     /// Load a model directory.
     LoadModel,
     /// Save the model to a directory.

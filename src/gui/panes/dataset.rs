@@ -7,8 +7,7 @@ use egui_plot::{MarkerShape, Plot, PlotPoints, Points};
 
 use super::PaneCtx;
 use crate::gui::command::Command;
-use crate::gui::export::dataset_lines;
-use crate::gui::session::DatasetView;
+use crate::gui::session::{DatasetView, OpenFailure, OpenFix};
 use crate::gui::widgets::colormap::{log1p10, real_image};
 use crate::gui::widgets::image_view::{BarKind, ColorBar, ImageView};
 use crate::io::png::{ColorMap, finite_range};
@@ -59,8 +58,9 @@ pub fn open_prompt_ui(ui: &mut egui::Ui, pane: &mut PaneCtx<'_>) {
     }
 }
 
-/// The error of the last open, in a red frame (the window stays usable).
-pub fn error_ui(ui: &mut egui::Ui, error: &str) {
+/// The error of the last open in a red frame, with the conversions that would let the file load
+/// (the window stays usable either way).
+pub fn error_ui(ui: &mut egui::Ui, failure: &OpenFailure, commands: &mut Vec<Command>) {
     egui::Frame::group(ui.style())
         .fill(ui.visuals().extreme_bg_color)
         .stroke(egui::Stroke::new(1.5, Color32::from_rgb(200, 60, 60)))
@@ -70,8 +70,27 @@ pub fn error_ui(ui: &mut egui::Ui, error: &str) {
                     .strong()
                     .color(Color32::from_rgb(220, 80, 80)),
             );
-            ui.label(error);
-            ui.label("Nothing was changed; open another file.");
+            ui.label(&failure.message);
+            ui.horizontal_wrapped(|ui| {
+                for fix in &failure.fixes {
+                    if ui.button(fix.label()).clicked() {
+                        let mut options = failure.options.clone();
+                        let path = failure.path.clone();
+                        commands.push(match *fix {
+                            OpenFix::Sqrt(yes) => {
+                                options.sqrt = Some(yes);
+                                Command::OpenDatasetWith(path, options)
+                            }
+                            OpenFix::Fftshift(yes) => {
+                                options.fftshift = Some(yes);
+                                Command::OpenDatasetWith(path, options)
+                            }
+                            OpenFix::Product => Command::BrowseProduct(path, options),
+                        });
+                    }
+                }
+            });
+            ui.label("Nothing else was changed; the loaded scan (if any) is still here.");
         });
 }
 
@@ -91,14 +110,14 @@ impl DatasetPane {
                 ui.label("generating the demo scan…");
             });
         }
-        if let Some(error) = &session.dataset_error {
-            error_ui(ui, error);
+        if let Some(failure) = &session.failed_open {
+            error_ui(ui, failure, pane.commands);
         }
         let Some(view) = &session.dataset else {
             open_prompt_ui(ui, pane);
             return;
         };
-        let n_patterns = view.loaded.dataset.len();
+        let n_patterns = view.dataset.len();
         self.index = self.index.min(n_patterns.saturating_sub(1));
         ui.columns(2, |cols| {
             summary_ui(&mut cols[0], view);
@@ -120,7 +139,7 @@ impl DatasetPane {
         log: bool,
         log_toggle: &mut bool,
     ) {
-        let dataset = &view.loaded.dataset;
+        let dataset = &view.dataset;
         ui.heading("Patterns");
         ui.horizontal(|ui| {
             ui.add(
@@ -182,24 +201,24 @@ fn summary_ui(ui: &mut egui::Ui, view: &DatasetView) {
     egui::Grid::new("dataset_summary")
         .striped(true)
         .show(ui, |ui| {
-            for line in dataset_lines(view) {
+            for line in &view.summary {
                 let (key, value) = line.split_once(": ").unwrap_or((line.as_str(), ""));
                 ui.label(RichText::new(key).strong());
                 ui.label(value);
                 ui.end_row();
             }
         });
-    if !view.loaded.notes.is_empty() {
+    if !view.notes.is_empty() {
         ui.add_space(6.0);
         ui.label(RichText::new("Loader notes").strong());
-        for note in &view.loaded.notes {
+        for note in &view.notes {
             ui.label(RichText::new(format!("! {note}")).color(Color32::from_rgb(230, 170, 40)));
         }
     }
 }
 
 fn positions_ui(ui: &mut egui::Ui, view: &DatasetView, current: usize) {
-    let positions = view.loaded.dataset.positions_px();
+    let positions = view.dataset.positions_px();
     // y down, as in the images.
     let all: Vec<[f64; 2]> = positions.iter().map(|p| [p[0], -p[1]]).collect();
     let here = positions

@@ -37,7 +37,7 @@ impl ProbePane {
             ui.label("Open a scan to see its probe.");
             return;
         };
-        let modes = &view.loaded.probe_modes;
+        let modes = &view.probe_modes;
         self.mode = self.mode.min(modes.len().saturating_sub(1));
         ui.horizontal(|ui| {
             ui.heading("Illumination");
@@ -104,7 +104,7 @@ impl ProbePane {
             .available_width()
             .min(ui.available_height() - 60.0)
             .max(160.0);
-        let pixel_size = view.loaded.dataset.physical.pixel_size_m;
+        let pixel_size = view.dataset.physical.pixel_size_m;
         let hovered = self
             .image
             .show(ui, vec2(side, side - 74.0), self.bar.as_ref(), pixel_size);

@@ -21,6 +21,8 @@ struct ObjectPair {
     amplitude: ImageView,
     phase: ImageView,
     range: (f32, f32),
+    /// The phase as shown (mean rotated, ramp removed if asked), for the hover readout.
+    shown_phase: Option<ndarray::Array2<f32>>,
 }
 
 impl ObjectPair {
@@ -29,10 +31,11 @@ impl ObjectPair {
             amplitude: ImageView::new(format!("{name} amplitude")),
             phase: ImageView::new(format!("{name} phase")),
             range: (0.0, 1.0),
+            shown_phase: None,
         }
     }
 
-    /// Draws both maps side by side in `width`; returns the hovered `[col, row]`.
+    /// Draws both maps side by side in `width`; returns the readout of the hovered pixel.
     fn ui(
         &mut self,
         ui: &mut egui::Ui,
@@ -40,10 +43,11 @@ impl ObjectPair {
         remove_ramp: bool,
         width: f32,
         pixel_size_m: Option<f64>,
-    ) -> Option<[f64; 2]> {
+    ) -> Option<String> {
         let Some(view) = &object.value else {
             self.amplitude.clear();
             self.phase.clear();
+            self.shown_phase = None;
             return None;
         };
         let key = (object.version, u64::from(remove_ramp));
@@ -85,7 +89,21 @@ impl ObjectPair {
                     .phase
                     .show(ui, vec2(each, image_h), Some(&bar), pixel_size_m));
         });
-        hovered
+        let [c, r] = hovered?;
+        let (c, r) = (c as usize, r as usize);
+        let z = view.object.get((r, c))?;
+        let phase = self
+            .shown_phase
+            .as_ref()
+            .and_then(|p| p.get((r, c)).copied())
+            .unwrap_or_else(|| z.arg());
+        Some(format!(
+            "x {:.1}, y {:.1} px: amplitude {:.4}, phase {:+.3} rad (as shown)",
+            view.origin_px[0] + c as f64,
+            view.origin_px[1] + r as f64,
+            z.norm(),
+            phase
+        ))
     }
 }
 
@@ -105,19 +123,6 @@ impl Default for ReconstructionPane {
     }
 }
 
-fn readout(view: &ObjectView, pixel: [f64; 2]) -> String {
-    let (c, r) = (pixel[0] as usize, pixel[1] as usize);
-    view.object.get((r, c)).map_or_else(String::new, |z| {
-        format!(
-            "x {:.1}, y {:.1} px: amplitude {:.4}, phase {:+.3} rad",
-            view.origin_px[0] + c as f64,
-            view.origin_px[1] + r as f64,
-            z.norm(),
-            z.arg()
-        )
-    })
-}
-
 fn scores_row(ui: &mut egui::Ui, name: &str, s: &ChannelScores) {
     let opt = |v: Option<f64>| v.map_or_else(|| "–".into(), |v| format!("{v:.3}"));
     ui.label(RichText::new(name).strong());
@@ -128,6 +133,38 @@ fn scores_row(ui: &mut egui::Ui, name: &str, s: &ChannelScores) {
     ui.label(opt(s.frc50));
     ui.label(opt(s.frc_half_bit));
     ui.end_row();
+}
+
+/// Which model is in use, and a warning when it does not fit the scan.
+fn model_status_ui(ui: &mut egui::Ui, s: &Session) {
+    match &s.model {
+        Some(m) => {
+            let c = &m.bundle.manifest.config;
+            ui.label(format!(
+                "model: {} · N {} · gridsize {} · {} epochs",
+                m.source,
+                c.n,
+                c.gridsize,
+                m.bundle.history.len()
+            ));
+            if let Some(d) = &s.dataset
+                && d.dataset.n() != c.n
+            {
+                ui.colored_label(
+                    egui::Color32::from_rgb(230, 170, 40),
+                    format!(
+                        "This model is for N = {}; the scan has N = {}: load a model trained on N = {} patterns.",
+                        c.n,
+                        d.dataset.n(),
+                        d.dataset.n()
+                    ),
+                );
+            }
+        }
+        None => {
+            ui.label("No model yet: train one in the Training pane, or load a model directory.");
+        }
+    }
 }
 
 fn toolbar_ui(ui: &mut egui::Ui, pane: &mut PaneCtx<'_>) {
@@ -149,12 +186,26 @@ fn toolbar_ui(ui: &mut egui::Ui, pane: &mut PaneCtx<'_>) {
         {
             pane.commands.push(Command::UseTrainedModel);
         }
-        let can = s.model.is_some() && s.dataset.is_some() && s.reconstructing.is_none();
-        if ui
+        let mismatch = match (&s.model, &s.dataset) {
+            (Some(m), Some(d)) if m.bundle.manifest.config.n != d.dataset.n() => Some(format!(
+                "The model is for N = {}, the scan has N = {}",
+                m.bundle.manifest.config.n,
+                d.dataset.n()
+            )),
+            _ => None,
+        };
+        let can = s.model.is_some()
+            && s.dataset.is_some()
+            && s.reconstructing.is_none()
+            && mismatch.is_none();
+        let button = ui
             .add_enabled(can, egui::Button::new("Reconstruct"))
-            .on_hover_text("Run the model over every pattern of the loaded scan and stitch")
-            .clicked()
-        {
+            .on_hover_text("Run the model over every pattern of the loaded scan and stitch");
+        let button = match &mismatch {
+            Some(why) => button.on_disabled_hover_text(why),
+            None => button,
+        };
+        if button.clicked() {
             pane.commands.push(Command::Reconstruct);
         }
         if s.reconstructing.is_some() && ui.button("Stop").clicked() {
@@ -194,21 +245,7 @@ fn toolbar_ui(ui: &mut egui::Ui, pane: &mut PaneCtx<'_>) {
             pane.commands.push(Command::BrowseExport);
         }
     });
-    match &s.model {
-        Some(m) => {
-            let c = &m.bundle.manifest.config;
-            ui.label(format!(
-                "model: {} · N {} · gridsize {} · {} epochs",
-                m.source,
-                c.n,
-                c.gridsize,
-                m.bundle.history.len()
-            ));
-        }
-        None => {
-            ui.label("No model yet: train one in the Training pane, or load a model directory.");
-        }
-    }
+    model_status_ui(ui, s);
 }
 
 impl ReconstructionPane {
@@ -234,20 +271,18 @@ impl ReconstructionPane {
         let pixel = s
             .dataset
             .as_ref()
-            .and_then(|d| d.loaded.dataset.physical.pixel_size_m);
+            .and_then(|d| d.dataset.physical.pixel_size_m);
         let width = ui.available_width();
         egui::ScrollArea::vertical().show(ui, |ui| {
             ui.label(RichText::new("PtychoPINN").strong());
-            let hover_net = self.network.ui(ui, &s.reconstruction, remove, width, pixel);
-            if let (Some(p), Some(v)) = (hover_net, &s.reconstruction.value) {
-                ui.label(RichText::new(readout(v, p)).monospace());
+            if let Some(text) = self.network.ui(ui, &s.reconstruction, remove, width, pixel) {
+                ui.label(RichText::new(text).monospace());
             }
             if let Some(cmp) = &s.comparison.value {
                 ui.label(RichText::new(&cmp.label).strong());
             }
-            let hover_cmp = self.comparison.ui(ui, &s.comparison, remove, width, pixel);
-            if let (Some(p), Some(v)) = (hover_cmp, &s.comparison.value) {
-                ui.label(RichText::new(readout(v, p)).monospace());
+            if let Some(text) = self.comparison.ui(ui, &s.comparison, remove, width, pixel) {
+                ui.label(RichText::new(text).monospace());
             }
             if let Some(m) = &s.metrics {
                 ui.add_space(6.0);

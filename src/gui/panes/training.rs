@@ -148,7 +148,7 @@ impl TrainingPane {
     pub fn ui(&mut self, ui: &mut egui::Ui, pane: &mut PaneCtx<'_>) {
         let t = &pane.session.training;
         let running = t.running();
-        let n = pane.session.dataset.as_ref().map(|d| d.loaded.dataset.n());
+        let n = pane.session.dataset.as_ref().map(|d| d.dataset.n());
         egui::Panel::left("training_settings")
             .resizable(false)
             .default_size(330.0)

@@ -3,6 +3,7 @@
 //! maps as the exported PNGs ([`crate::io::png::ColorMap`]).
 
 use std::f32::consts::PI;
+use std::sync::OnceLock;
 
 use eframe::egui::{Color32, ColorImage};
 use ndarray::ArrayRef2;
@@ -10,16 +11,43 @@ use num_complex::Complex32;
 
 use crate::io::png::ColorMap;
 
+/// Entries of a colour look-up table (evaluating the map per pixel is ~20× slower).
+const LUT_SIZE: usize = 1024;
+
+/// The map sampled at `LUT_SIZE` points over [0, 1].
+fn lut(map: ColorMap) -> &'static [Color32] {
+    static VIRIDIS: OnceLock<Vec<Color32>> = OnceLock::new();
+    static SINEBOW: OnceLock<Vec<Color32>> = OnceLock::new();
+    let cell = match map {
+        ColorMap::Viridis => &VIRIDIS,
+        ColorMap::Sinebow => &SINEBOW,
+    };
+    cell.get_or_init(|| {
+        (0..LUT_SIZE)
+            .map(|i| {
+                let [r, g, b] = map.at(i as f32 / (LUT_SIZE - 1) as f32);
+                Color32::from_rgb(r, g, b)
+            })
+            .collect()
+    })
+}
+
+/// The table entry for `t` ∈ [0, 1] (clamped).
+fn lookup(table: &[Color32], t: f32) -> Color32 {
+    let i = (t.clamp(0.0, 1.0) * (LUT_SIZE - 1) as f32).round() as usize;
+    table[i.min(LUT_SIZE - 1)]
+}
+
 /// Colours `values` through `map` over `range` (non-finite values are black).
 pub fn real_image(values: &ArrayRef2<f32>, map: ColorMap, range: (f32, f32)) -> ColorImage {
     let (rows, cols) = values.dim();
     let span = (range.1 - range.0).max(f32::MIN_POSITIVE);
+    let table = lut(map);
     let pixels = values
         .iter()
         .map(|&v| {
             if v.is_finite() {
-                let [r, g, b] = map.at((v - range.0) / span);
-                Color32::from_rgb(r, g, b)
+                lookup(table, (v - range.0) / span)
             } else {
                 Color32::BLACK
             }
@@ -33,11 +61,12 @@ pub fn complex_image(values: &ArrayRef2<Complex32>) -> ColorImage {
     let (rows, cols) = values.dim();
     let peak = values.iter().map(|c| c.norm()).fold(0.0f32, f32::max);
     let scale = if peak > 0.0 { 1.0 / peak } else { 0.0 };
+    let table = lut(ColorMap::Sinebow);
     let pixels = values
         .iter()
         .map(|c| {
-            let t = (c.arg() + PI) / (2.0 * PI);
-            let [r, g, b] = ColorMap::Sinebow.at(t);
+            let hue = lookup(table, (c.arg() + PI) / (2.0 * PI));
+            let (r, g, b) = (hue.r(), hue.g(), hue.b());
             let v = (c.norm() * scale).clamp(0.0, 1.0);
             let dim = |x: u8| (f32::from(x) * v) as u8;
             Color32::from_rgb(dim(r), dim(g), dim(b))
