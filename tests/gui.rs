@@ -255,7 +255,11 @@ fn a_counts_file_is_refused_then_opened_with_the_offered_square_root() {
         app.session.failed_open.is_some()
     });
     assert!(h.state().session.dataset.is_none());
-    assert!(h.query_all_by_label_contains("looks like intensity").count() >= 1);
+    assert!(
+        h.query_all_by_label_contains("looks like intensity")
+            .count()
+            >= 1
+    );
     click(&mut h, "Open with √ (the file holds counts)");
     step_until(&mut h, "the scan to load with √", loaded);
     let view = h.state().session.dataset.as_ref().unwrap();

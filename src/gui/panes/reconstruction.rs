@@ -41,7 +41,7 @@ impl ObjectPair {
         ui: &mut egui::Ui,
         object: &Versioned<Option<ObjectView>>,
         remove_ramp: bool,
-        width: f32,
+        (width, max_height): (f32, f32),
         pixel_size_m: Option<f64>,
     ) -> Option<String> {
         let Some(view) = &object.value else {
@@ -67,10 +67,13 @@ impl ObjectPair {
             )
         });
         let (h, w) = view.object.dim();
-        let each = (width / 2.0 - 6.0).max(120.0);
-        let image_h = ((each - 74.0) * h as f32 / w.max(1) as f32).clamp(80.0, 520.0);
+        let aspect = w.max(1) as f32 / h.max(1) as f32;
+        let widest = (width / 2.0 - 6.0).max(120.0);
+        let image_h = ((widest - 74.0) / aspect).clamp(80.0, max_height.max(80.0));
+        // The colour bar sits beside the picture, not at the far end of half the pane.
+        let each = (image_h * aspect + 74.0).min(widest);
         let mut hovered = None;
-        ui.horizontal(|ui| {
+        ui.horizontal_top(|ui| {
             let bar = ColorBar {
                 kind: BarKind::Linear(ColorMap::Viridis),
                 range,
@@ -273,15 +276,18 @@ impl ReconstructionPane {
             .as_ref()
             .and_then(|d| d.dataset.physical.pixel_size_m);
         let width = ui.available_width();
+        // Both rows fit the pane without scrolling (captions, readouts, metrics: ~190 px).
+        let metrics_h = if s.metrics.is_some() { 90.0 } else { 0.0 };
+        let row_h = ((ui.available_height() - 100.0 - metrics_h) / 2.0).max(120.0);
         egui::ScrollArea::vertical().show(ui, |ui| {
             ui.label(RichText::new("PtychoPINN").strong());
-            if let Some(text) = self.network.ui(ui, &s.reconstruction, remove, width, pixel) {
+            if let Some(text) = self.network.ui(ui, &s.reconstruction, remove, (width, row_h), pixel) {
                 ui.label(RichText::new(text).monospace());
             }
             if let Some(cmp) = &s.comparison.value {
                 ui.label(RichText::new(&cmp.label).strong());
             }
-            if let Some(text) = self.comparison.ui(ui, &s.comparison, remove, width, pixel) {
+            if let Some(text) = self.comparison.ui(ui, &s.comparison, remove, (width, row_h), pixel) {
                 ui.label(RichText::new(text).monospace());
             }
             if let Some(m) = &s.metrics {

@@ -225,7 +225,7 @@ impl TrainingPane {
         ui.label(RichText::new(format!("Preview after epoch {epoch} (central groups)")).strong());
         let w = (ui.available_width() / 2.0 - 8.0).max(120.0);
         let side = w.min(ui.available_height() - 8.0).max(120.0);
-        ui.horizontal(|ui| {
+        ui.horizontal_top(|ui| {
             let bar = ColorBar {
                 kind: BarKind::Linear(ColorMap::Viridis),
                 range,

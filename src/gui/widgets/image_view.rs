@@ -133,29 +133,30 @@ impl ImageView {
         let texture_id = texture.id();
         let view_size = vec2((size.x - BAR_SPACE).max(32.0), size.y);
         let mut hovered = None;
-        ui.horizontal(|ui| {
-            let response = ui
-                .allocate_ui(view_size, |ui| {
-                    ui.set_min_size(view_size);
-                    egui::Scene::new().zoom_range(0.05..=64.0).show(
-                        ui,
-                        &mut self.scene_rect,
-                        |ui| {
-                            let image =
-                                egui::Image::new((texture_id, image_size)).sense(Sense::click());
-                            let r = ui.put(full, image);
-                            if let Some(pos) = r.hover_pos() {
-                                hovered = Some([f64::from(pos.x), f64::from(pos.y)]);
-                            }
-                            if let Some(px) = pixel_size_m {
-                                scale_bar(ui, full, px);
-                            }
-                            r.double_clicked()
-                        },
-                    )
+        ui.horizontal_top(|ui| {
+            // The scene gets exactly `view_size` (a Scene fills whatever it is given, which in a
+            // scroll area or a row can be unbounded).
+            let (rect, _) = ui.allocate_exact_size(view_size, Sense::hover());
+            let mut child = ui.new_child(
+                egui::UiBuilder::new()
+                    .id_salt(("image_view", &self.name))
+                    .max_rect(rect),
+            );
+            let reset = egui::Scene::new()
+                .zoom_range(0.05..=64.0)
+                .show(&mut child, &mut self.scene_rect, |ui| {
+                    let image = egui::Image::new((texture_id, image_size)).sense(Sense::click());
+                    let r = ui.put(full, image);
+                    if let Some(pos) = r.hover_pos() {
+                        hovered = Some([f64::from(pos.x), f64::from(pos.y)]);
+                    }
+                    if let Some(px) = pixel_size_m {
+                        scale_bar(ui, full, px);
+                    }
+                    r.double_clicked()
                 })
                 .inner;
-            if response.inner {
+            if reset {
                 self.scene_rect = full;
             }
             if let Some(bar) = bar {
