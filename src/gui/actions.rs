@@ -15,7 +15,7 @@ use eframe::egui;
 
 use super::command::Command;
 use super::gpu::GpuStatus;
-use super::jobs::{Job, StreamingJob};
+use super::jobs::{Job, StreamingJob, compute_threads, in_compute_pool};
 use super::session::{
     DatasetView, DialogPurpose, EpieRun, EpieUpdate, InferUpdate, Level, ModelJobResult, ModelView,
     OpenFailure, ReconstructionRun, Session,
@@ -46,9 +46,16 @@ impl Env<'_> {
             (DeviceChoice::Wgpu, Some(device)) => (device.clone(), self.gpu.describe()),
             (DeviceChoice::Wgpu, None) => (
                 Device::flex(),
-                format!("CPU (no GPU for the network: {})", self.gpu.describe()),
+                format!(
+                    "CPU, {} threads (no GPU for the network: {})",
+                    compute_threads(),
+                    self.gpu.describe()
+                ),
             ),
-            (DeviceChoice::Cpu, _) => (Device::flex(), "CPU".into()),
+            (DeviceChoice::Cpu, _) => (
+                Device::flex(),
+                format!("CPU, {} threads", compute_threads()),
+            ),
         }
     }
 
@@ -231,7 +238,9 @@ fn start_training(session: &mut Session, env: &mut Env<'_>) {
         let run_dir = job_run_dir;
         std::fs::create_dir_all(&run_dir)
             .with_context(|| format!("cannot create {}", run_dir.display()))?;
-        Ok(train(&dataset, None, &config, &device, &control, None)?)
+        Ok(in_compute_pool(move || {
+            train(&dataset, None, &config, &device, &control, None)
+        })?)
     });
     let training = &mut session.training;
     training.job = Some(StreamingJob {
@@ -353,22 +362,24 @@ fn start_reconstruction(session: &mut Session, env: &mut Env<'_>) {
     let ctx = env.ctx.clone();
     let job = Job::spawn("reconstruct", env.ctx, move || {
         let mut last = Instant::now() - Duration::from_secs(1);
-        let stitched = reconstruct(&network, &dataset, &options, &device, |done, total, st| {
-            // A snapshot costs a pass over the canvas here and a recolouring in the window: at
-            // most every 250 ms, and the last.
-            if last.elapsed() >= Duration::from_millis(250) || done == total {
-                last = Instant::now();
-                let update = InferUpdate {
-                    done,
-                    total,
-                    object: st.object(),
-                    origin_px: st.origin_px(),
-                };
-                if sender.try_send(update).is_ok() {
-                    ctx.request_repaint();
+        let stitched = in_compute_pool(|| {
+            reconstruct(&network, &dataset, &options, &device, |done, total, st| {
+                // A snapshot costs a pass over the canvas here and a recolouring in the window: at
+                // most every 250 ms, and the last.
+                if last.elapsed() >= Duration::from_millis(250) || done == total {
+                    last = Instant::now();
+                    let update = InferUpdate {
+                        done,
+                        total,
+                        object: st.object(),
+                        origin_px: st.origin_px(),
+                    };
+                    if sender.try_send(update).is_ok() {
+                        ctx.request_repaint();
+                    }
                 }
-            }
-            !job_stop.load(std::sync::atomic::Ordering::SeqCst)
+                !job_stop.load(std::sync::atomic::Ordering::SeqCst)
+            })
         })?;
         // §7 metrics against the true object, here on the worker (registration and FRC are
         // FFTs over the whole object: too slow for a frame); none for a stopped, partial object.

@@ -91,6 +91,33 @@ impl<T> Job<T> {
     }
 }
 
+/// The threads the network's CPU work (Burn's `flex` back end, which splits work over the
+/// current rayon pool) may use in the window: all cores but one, so the window keeps a core to
+/// draw with (on two cores this halves CPU training; on a GPU it changes nothing).
+pub fn compute_threads() -> usize {
+    std::thread::available_parallelism()
+        .map_or(1, std::num::NonZeroUsize::get)
+        .saturating_sub(1)
+        .max(1)
+}
+
+/// Runs `work` in the window's compute pool ([`compute_threads`] threads), or on the calling
+/// thread's default pool when that pool cannot be built.
+pub fn in_compute_pool<R: Send>(work: impl FnOnce() -> R + Send) -> R {
+    static POOL: std::sync::OnceLock<Option<rayon::ThreadPool>> = std::sync::OnceLock::new();
+    let pool = POOL.get_or_init(|| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(compute_threads())
+            .thread_name(|i| format!("ptychostudio-compute-{i}"))
+            .build()
+            .ok()
+    });
+    match pool {
+        Some(pool) => pool.install(work),
+        None => work(),
+    }
+}
+
 /// A job that streams `U` updates while it runs and can be asked to stop.
 #[derive(Debug)]
 pub struct StreamingJob<T, U> {
