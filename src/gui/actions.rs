@@ -47,15 +47,12 @@ impl Env<'_> {
             (DeviceChoice::Wgpu, None) => (
                 Device::flex(),
                 format!(
-                    "CPU, {} threads (no GPU for the network: {})",
-                    compute_threads(),
+                    "CPU, {} (no GPU for the network: {})",
+                    threads_label(),
                     self.gpu.describe()
                 ),
             ),
-            (DeviceChoice::Cpu, _) => (
-                Device::flex(),
-                format!("CPU, {} threads", compute_threads()),
-            ),
+            (DeviceChoice::Cpu, _) => (Device::flex(), format!("CPU, {}", threads_label())),
         }
     }
 
@@ -65,6 +62,13 @@ impl Env<'_> {
             .map(Path::to_owned)
             .or_else(|| self.state.runs_dir.clone())
             .unwrap_or_else(default_data_dir)
+    }
+}
+
+fn threads_label() -> String {
+    match compute_threads() {
+        1 => "1 thread".into(),
+        n => format!("{n} threads"),
     }
 }
 
