@@ -362,3 +362,64 @@ fn wgpu_without_a_gpu_is_a_clear_error() {
     assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
     assert!(err.contains("--device cpu"), "{err}");
 }
+
+#[test]
+fn evaluate_against_a_reference_reconstruction_matches_the_truth_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let scan = dir.path().join("scan.npz");
+    assert!(simulate(&scan, "4").status.success());
+    let out_dir = dir.path().join("epie");
+    let out = ptychostudio(&[
+        "epie",
+        scan.to_str().unwrap(),
+        "--iterations",
+        "5",
+        "--output-dir",
+        out_dir.to_str().unwrap(),
+        "--quiet",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let recon = out_dir.join("epie_reconstruction.npz");
+    // The true object written as a "reconstruction" placed at a non-zero origin: the copy is
+    // shifted by (7, 5) pixels, and says so.
+    let truth = ptychostudio::data::load(&scan, &Default::default())
+        .unwrap()
+        .dataset
+        .object()
+        .unwrap()
+        .clone();
+    let shifted = truth.slice(ndarray::s![5.., 7..]).to_owned();
+    let reference = dir.path().join("reference.npz");
+    let mut w = ptychostudio::io::NpzWriter::create(&reference).unwrap();
+    w.add("objectGuess", &shifted).unwrap();
+    w.add_scalar("origin_x_px", 7.0f64).unwrap();
+    w.add_scalar("origin_y_px", 5.0f64).unwrap();
+    w.finish().unwrap();
+    let figures = |extra: &[&str]| -> serde_json::Value {
+        let mut args = vec!["evaluate", recon.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&["--json", "--quiet"]);
+        let out = ptychostudio(&args);
+        assert!(out.status.success(), "{}", stderr(&out));
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let direct = figures(&[scan.to_str().unwrap()]);
+    let via_reference = figures(&[
+        reference.to_str().unwrap(),
+        "--scan",
+        scan.to_str().unwrap(),
+    ]);
+    for channel in ["amplitude", "phase"] {
+        let a = direct[channel]["pearson"].as_f64().unwrap();
+        let b = via_reference[channel]["pearson"].as_f64().unwrap();
+        assert!((a - b).abs() < 1e-3, "{channel}: {a} vs {b}");
+    }
+    // Without --scan, a reconstruction (no positions) is refused with a hint.
+    let out = ptychostudio(&[
+        "evaluate",
+        recon.to_str().unwrap(),
+        reference.to_str().unwrap(),
+    ]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("--scan"), "{}", stderr(&out));
+}

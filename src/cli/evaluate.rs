@@ -20,7 +20,13 @@ pub struct EvaluateArgs {
     /// `origin_x_px` / `origin_y_px` (the object coordinates of its pixel (0, 0); 0 when absent).
     pub recon: PathBuf,
     /// The scan with the true object (`objectGuess`); its positions define the scanned region.
+    /// With `--scan`, a reference reconstruction instead (an NPZ as `epie` and `infer` write
+    /// it), for real data that have no true object.
     pub truth: PathBuf,
+    /// The scan whose positions define the compared region, when TRUTH is a reference
+    /// reconstruction (e.g. the network against ePIE on the Siemens star).
+    #[arg(long, value_name = "FILE")]
+    pub scan: Option<PathBuf>,
     /// Print the figures as JSON.
     #[arg(long)]
     pub json: bool,
@@ -118,22 +124,57 @@ pub fn evaluate_against_truth(
 /// Compares and prints.
 pub fn run(args: &EvaluateArgs) -> anyhow::Result<()> {
     let (object, origin) = read_recon(&args.recon)?;
-    let loaded = load(&args.truth, &args.load.options())
-        .with_context(|| format!("cannot load {}", args.truth.display()))?;
-    let Some(truth) = loaded.dataset.object() else {
-        bail!(
-            "{}: no objectGuess, so there is nothing to compare with",
-            args.truth.display()
-        );
+    let e = match &args.scan {
+        None => {
+            let loaded = match load(&args.truth, &args.load.options()) {
+                Ok(loaded) => loaded,
+                Err(e) if read_recon(&args.truth).is_ok() => bail!(
+                    "{} is a reconstruction, not a scan ({e}): to compare with it, pass the \
+                     scan whose positions define the region with --scan FILE",
+                    args.truth.display()
+                ),
+                Err(e) => {
+                    return Err(e).with_context(|| format!("cannot load {}", args.truth.display()));
+                }
+            };
+            let Some(truth) = loaded.dataset.object() else {
+                bail!(
+                    "{}: no objectGuess, so there is nothing to compare with (for a reference \
+                     reconstruction, pass the scan with --scan)",
+                    args.truth.display()
+                );
+            };
+            evaluate(
+                &object,
+                origin,
+                truth,
+                loaded.dataset.positions_px(),
+                !args.no_register,
+            )
+        }
+        Some(scan) => {
+            let (reference, reference_origin) = read_recon(&args.truth)?;
+            let loaded = load(scan, &args.load.options())
+                .with_context(|| format!("cannot load {}", scan.display()))?;
+            // Work in the reference's pixel frame: its pixel (0, 0) becomes the origin.
+            let [rx, ry] = reference_origin;
+            let positions: Vec<[f64; 2]> = loaded
+                .dataset
+                .positions_px()
+                .iter()
+                .map(|p| [p[0] - rx, p[1] - ry])
+                .collect();
+            evaluate(
+                &object,
+                [origin[0] - rx, origin[1] - ry],
+                &reference,
+                &positions,
+                !args.no_register,
+            )
+        }
     };
-    let Some(e) = evaluate(
-        &object,
-        origin,
-        truth,
-        loaded.dataset.positions_px(),
-        !args.no_register,
-    ) else {
-        bail!("the reconstruction and the scanned region of the truth do not overlap");
+    let Some(e) = e else {
+        bail!("the reconstruction and the scanned region of the reference do not overlap");
     };
     if args.json {
         println!("{}", serde_json::to_string_pretty(&e)?);
