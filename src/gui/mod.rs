@@ -82,5 +82,10 @@ pub fn run(launch: LaunchOptions) -> anyhow::Result<()> {
         options,
         Box::new(move |cc| Ok(Box::new(PtychoApp::new(cc, launch)))),
     )
-    .map_err(|e| anyhow::anyhow!("cannot open the window: {e}"))
+    .map_err(|e| {
+        anyhow::anyhow!(
+            "cannot open the window: {e}. Without a display, work from the command line \
+             (ptychostudio --help) or run the window under xvfb-run"
+        )
+    })
 }
