@@ -84,7 +84,7 @@ pub fn run(launch: LaunchOptions) -> anyhow::Result<()> {
     )
     .map_err(|e| {
         anyhow::anyhow!(
-            "cannot open the window: {e}. Without a display, work from the command line \
+            "cannot open the window ({e}); without a display, work from the command line \
              (ptychostudio --help) or run the window under xvfb-run"
         )
     })
