@@ -127,14 +127,7 @@ impl Reconstruction {
     /// The phase for display: the object rotated by its mean complex value, so an arbitrary
     /// global phase does not wrap the picture.
     pub fn display_phase(&self) -> ndarray::Array2<f32> {
-        let mean: Complex32 =
-            self.object.iter().sum::<Complex32>() / self.object.len().max(1) as f32;
-        let rotate = if mean.norm() > 0.0 {
-            mean.conj() / mean.norm()
-        } else {
-            Complex32::new(1.0, 0.0)
-        };
-        self.object.mapv(|c| (c * rotate).arg())
+        mean_rotated_phase(&self.object)
     }
 
     /// Writes the NPZ, the product NPZ and the amplitude and phase PNGs into `dir` as
@@ -162,4 +155,16 @@ impl Reconstruction {
         )?;
         Ok(files)
     }
+}
+
+/// The phase of `object` after rotating it by its mean complex value, so an arbitrary global
+/// phase does not wrap the picture.
+pub fn mean_rotated_phase(object: &ndarray::Array2<Complex32>) -> ndarray::Array2<f32> {
+    let mean: Complex32 = object.iter().sum::<Complex32>() / object.len().max(1) as f32;
+    let rotate = if mean.norm() > 0.0 {
+        mean.conj() / mean.norm()
+    } else {
+        Complex32::new(1.0, 0.0)
+    };
+    object.mapv(|c| (c * rotate).arg())
 }

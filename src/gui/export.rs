@@ -11,7 +11,7 @@ use num_complex::Complex32;
 use super::actions::{Env, file_name};
 use super::jobs::Job;
 use super::session::{Level, Session};
-use crate::data::reconstruction::Reconstruction;
+use crate::data::reconstruction::{Reconstruction, mean_rotated_phase};
 use crate::io::report::{LossCurve, Report, ReportImage, ReportMap, utc_timestamp, write_report};
 use crate::metrics::align::flattened_phase;
 use crate::metrics::evaluate::ChannelScores;
@@ -231,12 +231,6 @@ pub fn display_phase(
     if remove_ramp {
         flattened_phase(object)
     } else {
-        let mean: Complex32 = object.iter().sum::<Complex32>() / object.len().max(1) as f32;
-        let rotate = if mean.norm() > 0.0 {
-            mean.conj() / mean.norm()
-        } else {
-            Complex32::new(1.0, 0.0)
-        };
-        object.mapv(|c| (c * rotate).arg())
+        mean_rotated_phase(object)
     }
 }

@@ -262,11 +262,8 @@ fn poll_reconstruction(session: &mut Session) {
     let Some(run) = &mut session.reconstructing else {
         return;
     };
-    let mut latest = None;
-    while let Ok(update) = run.job.updates.try_recv() {
-        latest = Some(update);
-    }
-    if let Some(u) = latest {
+    // Only the newest snapshot matters.
+    if let Some(u) = run.job.updates.try_iter().last() {
         run.done = u.done;
         run.total = u.total;
         session.reconstruction.set(Some(ObjectView {
@@ -306,11 +303,8 @@ fn poll_epie(session: &mut Session) {
     let Some(run) = &mut session.epie else {
         return;
     };
-    let mut latest = None;
-    while let Ok(update) = run.job.updates.try_recv() {
-        latest = Some(update);
-    }
-    if let Some(u) = latest {
+    // Only the newest snapshot matters.
+    if let Some(u) = run.job.updates.try_iter().last() {
         run.done = u.sweep;
         run.total = u.sweeps;
         session.comparison.set(Some(ObjectView {

@@ -181,8 +181,8 @@ pub fn finite_range(values: &ArrayRef2<f32>) -> (f32, f32) {
     }
 }
 
-/// Writes an amplitude map (viridis, its own min–max, 5 ticks).
-pub fn write_amplitude_png(path: &Path, amplitude: &ArrayRef2<f32>) -> Result<(), PngError> {
+/// An amplitude map: viridis over its own min–max, 5 ticks.
+pub fn render_amplitude(amplitude: &ArrayRef2<f32>) -> Result<RgbImage, PngError> {
     let (lo, hi) = finite_range(amplitude);
     let ticks: Vec<Tick> = (0..5)
         .map(|i| {
@@ -190,14 +190,11 @@ pub fn write_amplitude_png(path: &Path, amplitude: &ArrayRef2<f32>) -> Result<()
             (v, format!("{v:.3}"))
         })
         .collect();
-    save(
-        &render(amplitude, ColorMap::Viridis, (lo, hi), &ticks)?,
-        path,
-    )
+    render(amplitude, ColorMap::Viridis, (lo, hi), &ticks)
 }
 
-/// Writes a phase map (sinebow, fixed to [−π, π], ticks at −π, −π/2, 0, π/2, π).
-pub fn write_phase_png(path: &Path, phase: &ArrayRef2<f32>) -> Result<(), PngError> {
+/// A phase map: sinebow fixed to [−π, π], ticks at −π, −π/2, 0, π/2, π.
+pub fn render_phase(phase: &ArrayRef2<f32>) -> Result<RgbImage, PngError> {
     let ticks: Vec<Tick> = [
         (-PI, "−π"),
         (-PI / 2.0, "−π/2"),
@@ -208,7 +205,17 @@ pub fn write_phase_png(path: &Path, phase: &ArrayRef2<f32>) -> Result<(), PngErr
     .into_iter()
     .map(|(v, t)| (v, format!("{t} rad")))
     .collect();
-    save(&render(phase, ColorMap::Sinebow, (-PI, PI), &ticks)?, path)
+    render(phase, ColorMap::Sinebow, (-PI, PI), &ticks)
+}
+
+/// Writes an amplitude map ([`render_amplitude`]).
+pub fn write_amplitude_png(path: &Path, amplitude: &ArrayRef2<f32>) -> Result<(), PngError> {
+    save(&render_amplitude(amplitude)?, path)
+}
+
+/// Writes a phase map ([`render_phase`]).
+pub fn write_phase_png(path: &Path, phase: &ArrayRef2<f32>) -> Result<(), PngError> {
+    save(&render_phase(phase)?, path)
 }
 
 /// Writes the amplitude and phase PNGs of one object.

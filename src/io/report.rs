@@ -9,7 +9,7 @@ use ab_glyph::FontRef;
 use image::{Rgb, RgbImage, imageops};
 use ndarray::Array2;
 
-use super::png::{ColorMap, PngError, Tick, draw_text_px, finite_range, render, save};
+use super::png::{PngError, draw_text_px, render_amplitude, render_phase, save};
 
 /// How a map is coloured.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,24 +66,8 @@ const CURVE_COLOURS: [[u8; 3]; 4] = [[31, 119, 180], [255, 127, 14], [44, 160, 4
 
 fn tile(image: &ReportImage) -> Result<RgbImage, PngError> {
     match image.map {
-        ReportMap::Amplitude => {
-            let (lo, hi) = finite_range(&image.values);
-            let ticks: Vec<Tick> = (0..5)
-                .map(|i| {
-                    let v = lo + (hi - lo) * i as f32 / 4.0;
-                    (v, format!("{v:.3}"))
-                })
-                .collect();
-            render(&image.values, ColorMap::Viridis, (lo, hi), &ticks)
-        }
-        ReportMap::Phase => {
-            let pi = std::f32::consts::PI;
-            let ticks: Vec<Tick> = [(-pi, "−π"), (0.0, "0"), (pi, "π")]
-                .into_iter()
-                .map(|(v, t)| (v, format!("{t} rad")))
-                .collect();
-            render(&image.values, ColorMap::Sinebow, (-pi, pi), &ticks)
-        }
+        ReportMap::Amplitude => render_amplitude(&image.values),
+        ReportMap::Phase => render_phase(&image.values),
     }
 }
 
@@ -306,6 +290,7 @@ pub fn utc_timestamp(time: SystemTime) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::io::png::ColorMap;
     use std::time::Duration;
 
     #[test]
