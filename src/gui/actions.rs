@@ -1,12 +1,8 @@
-//! Applying [`Command`]s: with [`super::poll`], the only code that changes the session.
-//! Everything heavy is started here on a worker thread and collected by
-//! [`super::poll::poll_jobs`].
+//! Applying [`Command`]s: with [`super::poll`], the only code that changes the session. Files,
+//! dialogs and models are handled here; the compute jobs start in [`super::compute`]. Every
+//! job runs on a worker thread and is collected by [`super::poll::poll_jobs`].
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
-use std::sync::mpsc::sync_channel;
-use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use burn::module::Module;
@@ -15,17 +11,14 @@ use eframe::egui;
 
 use super::command::Command;
 use super::gpu::GpuStatus;
-use super::jobs::{Job, StreamingJob, compute_threads, in_compute_pool};
+use super::jobs::{Job, compute_threads};
 use super::session::{
-    DatasetView, DialogPurpose, EpieRun, EpieUpdate, InferUpdate, Level, ModelJobResult, ModelView,
-    OpenFailure, ReconstructionRun, Session,
+    DatasetView, DialogPurpose, Level, ModelJobResult, ModelView, OpenFailure, Session,
 };
-use super::state::{AppState, Pane};
+use super::state::AppState;
 use crate::data::{LoadOptions, load};
 use crate::device::DeviceChoice;
-use crate::epie::{Epie, EpieConfig};
-use crate::infer::{InferOptions, reconstruct};
-use crate::train::{EventSender, ModelBundle, TrainControl, train};
+use crate::train::ModelBundle;
 
 /// What an action needs besides the session: settings, the GPU and the egui context.
 pub struct Env<'a> {
@@ -93,7 +86,7 @@ pub fn apply(session: &mut Session, env: &mut Env<'_>, command: Command) {
         Command::BrowseLoadModel => browse(session, env, DialogPurpose::LoadModel),
         Command::BrowseSaveModel => browse(session, env, DialogPurpose::SaveModel),
         Command::BrowseExport => browse(session, env, DialogPurpose::Export),
-        Command::StartTraining => start_training(session, env),
+        Command::StartTraining => super::compute::start_training(session, env),
         Command::StopTraining => {
             if let Some(job) = &session.training.job {
                 job.request_stop();
@@ -103,13 +96,13 @@ pub fn apply(session: &mut Session, env: &mut Env<'_>, command: Command) {
         Command::SaveModel(dir) => save_model(session, env, &dir),
         Command::LoadModel(dir) => load_model(session, env, dir),
         Command::UseTrainedModel => use_trained_model(session),
-        Command::Reconstruct => start_reconstruction(session, env),
+        Command::Reconstruct => super::compute::start_reconstruction(session, env),
         Command::StopReconstruction => {
             if let Some(run) = &session.reconstructing {
                 run.job.request_stop();
             }
         }
-        Command::RunEpie => start_epie(session, env),
+        Command::RunEpie => super::compute::start_epie(session, env),
         Command::StopEpie => {
             if let Some(run) = &session.epie {
                 run.job.request_stop();
@@ -191,78 +184,6 @@ fn browse(session: &mut Session, env: &mut Env<'_>, purpose: DialogPurpose) {
     session.dialog = Some((job, purpose));
 }
 
-fn start_training(session: &mut Session, env: &mut Env<'_>) {
-    if session.training.running() {
-        session.log(Level::Warn, "training is already running: stop it first");
-        return;
-    }
-    let Some(view) = &session.dataset else {
-        session.log(Level::Warn, "open a scan before training");
-        return;
-    };
-    let dataset = view.dataset.clone();
-    let data_path = view.path.clone();
-    let mut config = env.state.train.clone();
-    config.n = dataset.n();
-    if let Err(e) = config.validate() {
-        session.log(Level::Error, e.to_string());
-        return;
-    }
-    let (device, device_label) = env.compute_device();
-    let stamp = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    let run_dir = env
-        .runs_dir()
-        .join(format!("{}-{stamp}", file_stem(&data_path)));
-    let (events, receiver) = EventSender::channel(256);
-    let ctx = env.ctx.clone();
-    let events = events.with_notify(move || ctx.request_repaint());
-    let stop = Arc::new(AtomicBool::new(false));
-    let control = TrainControl {
-        stop: Arc::clone(&stop),
-        events,
-        output_dir: Some(run_dir.clone()),
-        metrics_log: true,
-        preview_every: env.state.preview_every,
-        preview_groups: 256,
-        training_data: Some(data_path.display().to_string()),
-    };
-    session.log(
-        Level::Info,
-        format!(
-            "training on {} ({} patterns) on {device_label}; model in {}",
-            file_name(&data_path),
-            dataset.len(),
-            run_dir.display()
-        ),
-    );
-    let job_run_dir = run_dir.clone();
-    let job = Job::spawn("train", env.ctx, move || {
-        let run_dir = job_run_dir;
-        std::fs::create_dir_all(&run_dir)
-            .with_context(|| format!("cannot create {}", run_dir.display()))?;
-        Ok(in_compute_pool(move || {
-            train(&dataset, None, &config, &device, &control, None)
-        })?)
-    });
-    let training = &mut session.training;
-    training.job = Some(StreamingJob {
-        job,
-        updates: receiver,
-        stop,
-    });
-    training.info = None;
-    training.history.clear();
-    training.batch = None;
-    training.steps_done = 0;
-    training.started = Some(Instant::now());
-    training.run_dir = Some(run_dir);
-    training.device_label = device_label;
-    training.last_reason = None;
-    env.state.pane = Pane::Training;
-}
-
 fn save_model(session: &mut Session, env: &mut Env<'_>, dir: &Path) {
     let Some(model) = &session.model else {
         session.log(Level::Warn, "no model to save: train or load one first");
@@ -331,140 +252,6 @@ pub(super) fn use_trained_model(session: &mut Session) {
     });
 }
 
-fn start_reconstruction(session: &mut Session, env: &mut Env<'_>) {
-    if session.reconstructing.is_some() {
-        return;
-    }
-    let (Some(view), Some(model)) = (&session.dataset, &session.model) else {
-        session.log(Level::Warn, "reconstruction needs a scan and a model");
-        return;
-    };
-    if model.bundle.manifest.config.n != view.dataset.n() {
-        let message = format!(
-            "the model was trained for N = {}, this scan has N = {}: load a model for N = {}",
-            model.bundle.manifest.config.n,
-            view.dataset.n(),
-            view.dataset.n()
-        );
-        session.log(Level::Error, message);
-        return;
-    }
-    let dataset = view.dataset.clone();
-    let network = model.bundle.network.valid();
-    let device = model.device.clone();
-    let config = &model.bundle.manifest.config;
-    let options = InferOptions {
-        batch_size: 64,
-        gridsize: config.gridsize,
-        neighbor_count: config.neighbor_count,
-        seed: config.seed,
-        crop: None,
-    };
-    let (sender, updates) = sync_channel(2);
-    let stop = Arc::new(AtomicBool::new(false));
-    let job_stop = Arc::clone(&stop);
-    let ctx = env.ctx.clone();
-    let job = Job::spawn("reconstruct", env.ctx, move || {
-        let mut last = Instant::now() - Duration::from_secs(1);
-        let stitched = in_compute_pool(|| {
-            reconstruct(&network, &dataset, &options, &device, |done, total, st| {
-                // A snapshot costs a pass over the canvas here and a recolouring in the window: at
-                // most every 250 ms, and the last.
-                if last.elapsed() >= Duration::from_millis(250) || done == total {
-                    last = Instant::now();
-                    let update = InferUpdate {
-                        done,
-                        total,
-                        object: st.object(),
-                        origin_px: st.origin_px(),
-                    };
-                    if sender.try_send(update).is_ok() {
-                        ctx.request_repaint();
-                    }
-                }
-                !job_stop.load(std::sync::atomic::Ordering::SeqCst)
-            })
-        })?;
-        // §7 metrics against the true object, here on the worker (registration and FRC are
-        // FFTs over the whole object: too slow for a frame); none for a stopped, partial object.
-        let truth = dataset.object().filter(|_| !stitched.stopped);
-        let metrics = truth.and_then(|truth| {
-            crate::metrics::evaluate::evaluate(
-                &stitched.object,
-                stitched.origin_px,
-                truth,
-                dataset.positions_px(),
-                true,
-            )
-        });
-        Ok((stitched, metrics))
-    });
-    session.metrics = None;
-    session.reconstructing = Some(ReconstructionRun {
-        job: StreamingJob { job, updates, stop },
-        done: 0,
-        total: view.dataset.len(),
-    });
-    env.state.pane = Pane::Reconstruction;
-}
-
-fn start_epie(session: &mut Session, env: &mut Env<'_>) {
-    if session.epie.is_some() {
-        return;
-    }
-    let Some(view) = &session.dataset else {
-        session.log(Level::Warn, "open a scan before running ePIE");
-        return;
-    };
-    let dataset = view.dataset.clone();
-    let iterations = env.state.epie_iterations.max(1);
-    let (sender, updates) = sync_channel(2);
-    let stop = Arc::new(AtomicBool::new(false));
-    let job_stop = Arc::clone(&stop);
-    let ctx = env.ctx.clone();
-    let job = Job::spawn("epie", env.ctx, move || {
-        let mut epie = Epie::new(
-            &dataset,
-            EpieConfig {
-                iterations,
-                ..EpieConfig::default()
-            },
-        );
-        let mut last = Instant::now() - Duration::from_secs(1);
-        for sweep in 1..=iterations {
-            let error = epie.sweep();
-            // The window recolours the canvas per update: at most every 250 ms.
-            if last.elapsed() < Duration::from_millis(250) && sweep < iterations {
-                if job_stop.load(std::sync::atomic::Ordering::SeqCst) {
-                    break;
-                }
-                continue;
-            }
-            last = Instant::now();
-            let snapshot = epie.object_snapshot();
-            let update = EpieUpdate {
-                sweep,
-                sweeps: iterations,
-                error,
-                object: snapshot,
-                origin_px: epie.origin_px(),
-            };
-            if sender.try_send(update).is_ok() {
-                ctx.request_repaint();
-            }
-            if job_stop.load(std::sync::atomic::Ordering::SeqCst) {
-                break;
-            }
-        }
-        Ok(epie.into_result())
-    });
-    session.epie = Some(EpieRun {
-        job: StreamingJob { job, updates, stop },
-        done: 0,
-        total: iterations,
-    });
-}
-
 /// The file name for messages.
 pub fn file_name(path: &Path) -> String {
     path.file_name().map_or_else(
@@ -473,7 +260,7 @@ pub fn file_name(path: &Path) -> String {
     )
 }
 
-fn file_stem(path: &Path) -> String {
+pub(super) fn file_stem(path: &Path) -> String {
     path.file_stem()
         .map_or_else(|| "scan".into(), |n| n.to_string_lossy().into_owned())
 }

@@ -8,6 +8,7 @@
 mod actions;
 mod app;
 mod command;
+mod compute;
 mod demo;
 mod export;
 mod frame_stats;

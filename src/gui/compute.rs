@@ -1,0 +1,225 @@
+//! The three compute jobs the window starts: training, reconstruction with the network, and
+//! ePIE for the comparison. Each runs on its own thread (CPU work in the window's compute pool)
+//! and streams progress that [`super::poll`] collects.
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::sync::mpsc::sync_channel;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use burn::module::Module;
+
+use super::actions::{Env, file_name, file_stem};
+use super::jobs::{Job, StreamingJob, in_compute_pool};
+use super::session::{EpieRun, EpieUpdate, InferUpdate, Level, ReconstructionRun, Session};
+use super::state::Pane;
+use crate::epie::{Epie, EpieConfig};
+use crate::infer::{InferOptions, reconstruct};
+use crate::train::{EventSender, TrainControl, train};
+
+pub(super) fn start_training(session: &mut Session, env: &mut Env<'_>) {
+    if session.training.running() {
+        session.log(Level::Warn, "training is already running: stop it first");
+        return;
+    }
+    let Some(view) = &session.dataset else {
+        session.log(Level::Warn, "open a scan before training");
+        return;
+    };
+    let dataset = view.dataset.clone();
+    let data_path = view.path.clone();
+    let mut config = env.state.train.clone();
+    config.n = dataset.n();
+    if let Err(e) = config.validate() {
+        session.log(Level::Error, e.to_string());
+        return;
+    }
+    let (device, device_label) = env.compute_device();
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let run_dir = env
+        .runs_dir()
+        .join(format!("{}-{stamp}", file_stem(&data_path)));
+    let (events, receiver) = EventSender::channel(256);
+    let ctx = env.ctx.clone();
+    let events = events.with_notify(move || ctx.request_repaint());
+    let stop = Arc::new(AtomicBool::new(false));
+    let control = TrainControl {
+        stop: Arc::clone(&stop),
+        events,
+        output_dir: Some(run_dir.clone()),
+        metrics_log: true,
+        preview_every: env.state.preview_every,
+        preview_groups: 256,
+        training_data: Some(data_path.display().to_string()),
+    };
+    session.log(
+        Level::Info,
+        format!(
+            "training on {} ({} patterns) on {device_label}; model in {}",
+            file_name(&data_path),
+            dataset.len(),
+            run_dir.display()
+        ),
+    );
+    let job_run_dir = run_dir.clone();
+    let job = Job::spawn("train", env.ctx, move || {
+        let run_dir = job_run_dir;
+        std::fs::create_dir_all(&run_dir)
+            .with_context(|| format!("cannot create {}", run_dir.display()))?;
+        Ok(in_compute_pool(move || {
+            train(&dataset, None, &config, &device, &control, None)
+        })?)
+    });
+    let training = &mut session.training;
+    training.job = Some(StreamingJob {
+        job,
+        updates: receiver,
+        stop,
+    });
+    training.info = None;
+    training.history.clear();
+    training.batch = None;
+    training.steps_done = 0;
+    training.started = Some(Instant::now());
+    training.run_dir = Some(run_dir);
+    training.device_label = device_label;
+    training.last_reason = None;
+    env.state.pane = Pane::Training;
+}
+
+pub(super) fn start_reconstruction(session: &mut Session, env: &mut Env<'_>) {
+    if session.reconstructing.is_some() {
+        return;
+    }
+    let (Some(view), Some(model)) = (&session.dataset, &session.model) else {
+        session.log(Level::Warn, "reconstruction needs a scan and a model");
+        return;
+    };
+    if model.bundle.manifest.config.n != view.dataset.n() {
+        let message = format!(
+            "the model was trained for N = {}, this scan has N = {}: load a model for N = {}",
+            model.bundle.manifest.config.n,
+            view.dataset.n(),
+            view.dataset.n()
+        );
+        session.log(Level::Error, message);
+        return;
+    }
+    let dataset = view.dataset.clone();
+    let network = model.bundle.network.valid();
+    let device = model.device.clone();
+    let config = &model.bundle.manifest.config;
+    let options = InferOptions {
+        batch_size: 64,
+        gridsize: config.gridsize,
+        neighbor_count: config.neighbor_count,
+        seed: config.seed,
+        crop: None,
+    };
+    let (sender, updates) = sync_channel(2);
+    let stop = Arc::new(AtomicBool::new(false));
+    let job_stop = Arc::clone(&stop);
+    let ctx = env.ctx.clone();
+    let job = Job::spawn("reconstruct", env.ctx, move || {
+        let mut last = Instant::now() - Duration::from_secs(1);
+        let stitched = in_compute_pool(|| {
+            reconstruct(&network, &dataset, &options, &device, |done, total, st| {
+                // A snapshot costs a pass over the canvas here and a recolouring in the window: at
+                // most every 250 ms, and the last.
+                if last.elapsed() >= Duration::from_millis(250) || done == total {
+                    last = Instant::now();
+                    let update = InferUpdate {
+                        done,
+                        total,
+                        object: st.object(),
+                        origin_px: st.origin_px(),
+                    };
+                    if sender.try_send(update).is_ok() {
+                        ctx.request_repaint();
+                    }
+                }
+                !job_stop.load(std::sync::atomic::Ordering::SeqCst)
+            })
+        })?;
+        // §7 metrics against the true object, here on the worker (registration and FRC are
+        // FFTs over the whole object: too slow for a frame); none for a stopped, partial object.
+        let truth = dataset.object().filter(|_| !stitched.stopped);
+        let metrics = truth.and_then(|truth| {
+            crate::metrics::evaluate::evaluate(
+                &stitched.object,
+                stitched.origin_px,
+                truth,
+                dataset.positions_px(),
+                true,
+            )
+        });
+        Ok((stitched, metrics))
+    });
+    session.metrics = None;
+    session.reconstructing = Some(ReconstructionRun {
+        job: StreamingJob { job, updates, stop },
+        done: 0,
+        total: view.dataset.len(),
+    });
+    env.state.pane = Pane::Reconstruction;
+}
+
+pub(super) fn start_epie(session: &mut Session, env: &mut Env<'_>) {
+    if session.epie.is_some() {
+        return;
+    }
+    let Some(view) = &session.dataset else {
+        session.log(Level::Warn, "open a scan before running ePIE");
+        return;
+    };
+    let dataset = view.dataset.clone();
+    let iterations = env.state.epie_iterations.max(1);
+    let (sender, updates) = sync_channel(2);
+    let stop = Arc::new(AtomicBool::new(false));
+    let job_stop = Arc::clone(&stop);
+    let ctx = env.ctx.clone();
+    let job = Job::spawn("epie", env.ctx, move || {
+        let mut epie = Epie::new(
+            &dataset,
+            EpieConfig {
+                iterations,
+                ..EpieConfig::default()
+            },
+        );
+        let mut last = Instant::now() - Duration::from_secs(1);
+        for sweep in 1..=iterations {
+            let error = epie.sweep();
+            // The window recolours the canvas per update: at most every 250 ms.
+            if last.elapsed() < Duration::from_millis(250) && sweep < iterations {
+                if job_stop.load(std::sync::atomic::Ordering::SeqCst) {
+                    break;
+                }
+                continue;
+            }
+            last = Instant::now();
+            let snapshot = epie.object_snapshot();
+            let update = EpieUpdate {
+                sweep,
+                sweeps: iterations,
+                error,
+                object: snapshot,
+                origin_px: epie.origin_px(),
+            };
+            if sender.try_send(update).is_ok() {
+                ctx.request_repaint();
+            }
+            if job_stop.load(std::sync::atomic::Ordering::SeqCst) {
+                break;
+            }
+        }
+        Ok(epie.into_result())
+    });
+    session.epie = Some(EpieRun {
+        job: StreamingJob { job, updates, stop },
+        done: 0,
+        total: iterations,
+    });
+}
