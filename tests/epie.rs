@@ -62,6 +62,7 @@ fn epie_recovers_the_simulated_phase() {
         ds.object().unwrap(),
         ds.positions_px(),
         true,
+        None,
     )
     .unwrap();
     println!(

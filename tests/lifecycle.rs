@@ -73,6 +73,7 @@ fn scores(network: &ptychostudio::model::PinnNet, data: &Dataset) -> Evaluation 
         data.object().unwrap(),
         data.positions_px(),
         true,
+        None,
     )
     .unwrap()
 }

@@ -10,6 +10,7 @@ use num_complex::Complex32;
 use super::{CommonArgs, LoadArgs};
 use crate::data::reconstruction::Reconstruction;
 use crate::data::{Dataset, load};
+use crate::infer::stitch::StitchWeights;
 use crate::io::NpzReader;
 use crate::metrics::{Evaluation, evaluate};
 
@@ -33,6 +34,10 @@ pub struct EvaluateArgs {
     /// Skip the sub-pixel registration.
     #[arg(long)]
     pub no_register: bool,
+    /// Compare over the pixels that central M × M crops at the positions cover (the reference's
+    /// stitch) instead of the pixels the probe lit.
+    #[arg(long, value_name = "M")]
+    pub crop: Option<usize>,
     #[command(flatten)]
     pub load: LoadArgs,
     #[command(flatten)]
@@ -90,8 +95,9 @@ pub fn log_evaluation(e: &Evaluation) {
         "not registered".to_owned()
     };
     tracing::info!(
-        "compared {} × {} px of the scanned region, {registration}; phase planes removed, \
-         amplitude scaled by the ratio of means",
+        "compared the illuminated {:.1} % of the scanned {} × {} px, {registration}; phase \
+         planes removed, amplitude scaled by the ratio of means",
+        100.0 * e.compared_fraction,
         e.region_px[0],
         e.region_px[1],
     );
@@ -113,6 +119,7 @@ pub fn evaluate_against_truth(
         truth,
         dataset.positions_px(),
         true,
+        Some(&StitchWeights::Illumination.patch_weights(dataset.probe())),
     ) {
         log_evaluation(&e);
         crate::io::atomic::write_atomic(path, serde_json::to_string_pretty(&e)?.as_bytes())
@@ -124,6 +131,7 @@ pub fn evaluate_against_truth(
 /// Compares and prints.
 pub fn run(args: &EvaluateArgs) -> anyhow::Result<()> {
     let (object, origin) = read_recon(&args.recon)?;
+    let region = |probe| StitchWeights::from_crop(args.crop).patch_weights(probe);
     let e = match &args.scan {
         None => {
             let loaded = match load(&args.truth, &args.load.options()) {
@@ -150,6 +158,7 @@ pub fn run(args: &EvaluateArgs) -> anyhow::Result<()> {
                 truth,
                 loaded.dataset.positions_px(),
                 !args.no_register,
+                Some(&region(loaded.dataset.probe())),
             )
         }
         Some(scan) => {
@@ -170,6 +179,7 @@ pub fn run(args: &EvaluateArgs) -> anyhow::Result<()> {
                 &reference,
                 &positions,
                 !args.no_register,
+                Some(&region(loaded.dataset.probe())),
             )
         }
     };

@@ -19,9 +19,14 @@ pub struct ReconstructArgs {
     /// Groups per forward pass during inference.
     #[arg(long, default_value_t = 64)]
     pub infer_batch_size: usize,
-    /// Central M × M of each patch that is stitched [default: N · 20 / 64].
+    /// Stitch only the central M × M of each patch, with unit weights (the reference's stitch)
+    /// [default: weight each patch by the probe's intensity |P|²].
     #[arg(long, value_name = "PX")]
     pub crop: Option<usize>,
+    /// Stitch the network's patches as they come, without choosing each patch's twin and phase
+    /// factor by its overlap with its neighbours.
+    #[arg(long)]
+    pub no_overlap_pass: bool,
 }
 
 /// Reconstructs `dataset` with `bundle` and writes `reconstructed_amplitude.png`,
@@ -42,6 +47,7 @@ pub fn write_reconstruction(
         neighbor_count: config.neighbor_count,
         seed: config.seed,
         crop: args.crop,
+        overlap_pass: !args.no_overlap_pass,
     };
     let progress = bar(dataset.len() as u64, quiet, "infer");
     let network = bundle.network.valid();
@@ -52,6 +58,13 @@ pub fn write_reconstruction(
     })
     .context("inference failed")?;
     progress.finish_and_clear();
+    if stitched.twins > 0 {
+        tracing::info!(
+            "overlap pass: {} of {} patches replaced by their twin (the probe cannot tell them apart)",
+            stitched.twins,
+            stitched.patterns
+        );
+    }
     tracing::info!(
         "{} patterns in {:.2} s ({:.0} patterns/s)",
         stitched.patterns,

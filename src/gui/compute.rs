@@ -2,6 +2,7 @@
 //! ePIE for the comparison. Each runs on its own thread (CPU work in the window's compute pool)
 //! and streams progress that [`super::poll`] collects.
 
+use crate::infer::stitch::StitchWeights;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::sync::mpsc::sync_channel;
@@ -118,6 +119,7 @@ pub(super) fn start_reconstruction(session: &mut Session, env: &mut Env<'_>) {
         neighbor_count: config.neighbor_count,
         seed: config.seed,
         crop: None,
+        overlap_pass: true,
     };
     let (sender, updates) = sync_channel(2);
     let stop = Arc::new(AtomicBool::new(false));
@@ -154,6 +156,7 @@ pub(super) fn start_reconstruction(session: &mut Session, env: &mut Env<'_>) {
                 truth,
                 dataset.positions_px(),
                 true,
+                Some(&StitchWeights::Illumination.patch_weights(dataset.probe())),
             )
         });
         Ok((stitched, metrics))

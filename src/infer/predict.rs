@@ -9,7 +9,7 @@ use burn::prelude::*;
 use ndarray::{Array2, Array4, s};
 use num_complex::Complex32;
 
-use super::stitch::{Stitcher, default_crop};
+use super::stitch::{StitchWeights, Stitcher};
 use crate::data::grouping::{GroupingConfig, Groups};
 use crate::data::{Dataset, DatasetError};
 use crate::model::PinnNet;
@@ -25,8 +25,12 @@ pub struct InferOptions {
     pub neighbor_count: usize,
     /// Seed of the grouping (gridsize > 1).
     pub seed: u64,
-    /// Central M × M of each patch that is stitched (default: N · 20 / 64).
+    /// Stitch only the central M × M of each patch with unit weights (the reference's stitch);
+    /// `None`: weight each patch by the probe's intensity (see [`StitchWeights`]).
     pub crop: Option<usize>,
+    /// Resolve each patch's twin and global phase against its overlapping neighbours before
+    /// the final stitch (see [`super::overlap`]).
+    pub overlap_pass: bool,
 }
 
 impl Default for InferOptions {
@@ -37,6 +41,7 @@ impl Default for InferOptions {
             neighbor_count: 4,
             seed: 42,
             crop: None,
+            overlap_pass: true,
         }
     }
 }
@@ -76,6 +81,11 @@ pub struct Stitched {
     pub duration_secs: f64,
     /// True when the callback stopped it early.
     pub stopped: bool,
+    /// `[h, w]`: true where the scan lit the object enough to be reconstructed
+    /// ([`Stitcher::covered`]).
+    pub covered: Array2<bool>,
+    /// Patches the overlap pass replaced by their twin.
+    pub twins: usize,
 }
 
 /// Copies a host array to a tensor on `device`.
@@ -187,8 +197,11 @@ pub fn reconstruct(
     let factor = groups
         .normalization_factor(dataset)
         .ok_or(InferError::EmptyData)?;
-    let crop = options.crop.unwrap_or_else(|| default_crop(dataset.n()));
-    let mut stitcher = Stitcher::new(dataset.positions_px(), crop);
+    let weights = StitchWeights::from_crop(options.crop).patch_weights(dataset.probe());
+    let mut stitcher = Stitcher::new(dataset.positions_px(), weights);
+    if options.overlap_pass {
+        stitcher = stitcher.with_overlap_pass(dataset.probe());
+    }
     // Row order = the patterns' own order for gridsize 1, so the object fills in along the scan.
     let mut rows: Vec<usize> = (0..groups.len()).collect();
     rows.sort_by_key(|&r| groups.indices[[r, 0]]);
@@ -204,11 +217,18 @@ pub fn reconstruct(
         device,
         |done, st| on_batch(done, total, st),
     )?;
+    let twins = if stopped {
+        0
+    } else {
+        stitcher.resolve_overlaps()
+    };
     Ok(Stitched {
         object: stitcher.object(),
         origin_px: stitcher.origin_px(),
         patterns,
         duration_secs: started.elapsed().as_secs_f64(),
         stopped,
+        covered: stitcher.covered(),
+        twins,
     })
 }

@@ -17,29 +17,43 @@ pub struct AlignedPair {
     pub truth_phase: Array2<f32>,
 }
 
+/// The bounding box of the scan positions `[x, y]` intersected with both images, as object
+/// pixels `[top, left, bottom, right]` (exclusive ends); `recon`'s pixel (0, 0) sits at object
+/// coordinates `recon_origin_px` = [x, y], the truth's at 0. `None` when nothing overlaps.
+pub fn scan_box(
+    recon_dim: (usize, usize),
+    recon_origin_px: [f64; 2],
+    truth_dim: (usize, usize),
+    positions_px: &[[f64; 2]],
+) -> Option<[i64; 4]> {
+    let [x0, x1, y0, y1] = crate::geometry::bounding_box(positions_px)?;
+    let (ox, oy) = (
+        recon_origin_px[0].round() as i64,
+        recon_origin_px[1].round() as i64,
+    );
+    let (rh, rw) = (recon_dim.0 as i64, recon_dim.1 as i64);
+    let (th, tw) = (truth_dim.0 as i64, truth_dim.1 as i64);
+    let top = (y0.ceil() as i64).max(oy).max(0);
+    let left = (x0.ceil() as i64).max(ox).max(0);
+    let bottom = (y1.floor() as i64 + 1).min(oy + rh).min(th);
+    let right = (x1.floor() as i64 + 1).min(ox + rw).min(tw);
+    (bottom > top && right > left).then_some([top, left, bottom, right])
+}
+
 /// Crops `recon` (whose pixel (0, 0) sits at object coordinates `recon_origin_px` = [x, y]) and
-/// `truth` (origin 0) to the bounding box of the scan positions `[x, y]`, intersected with both
-/// images. Returns `None` when nothing overlaps.
+/// `truth` (origin 0) to [`scan_box`]. Returns `None` when nothing overlaps.
 pub fn crop_to_scan(
     recon: &Array2<Complex32>,
     recon_origin_px: [f64; 2],
     truth: &Array2<Complex32>,
     positions_px: &[[f64; 2]],
 ) -> Option<(Array2<Complex32>, Array2<Complex32>)> {
-    let [x0, x1, y0, y1] = crate::geometry::bounding_box(positions_px)?;
+    let [top, left, bottom, right] =
+        scan_box(recon.dim(), recon_origin_px, truth.dim(), positions_px)?;
     let (ox, oy) = (
         recon_origin_px[0].round() as i64,
         recon_origin_px[1].round() as i64,
     );
-    let (rh, rw) = (recon.nrows() as i64, recon.ncols() as i64);
-    let (th, tw) = (truth.nrows() as i64, truth.ncols() as i64);
-    let top = (y0.ceil() as i64).max(oy).max(0);
-    let left = (x0.ceil() as i64).max(ox).max(0);
-    let bottom = (y1.floor() as i64 + 1).min(oy + rh).min(th);
-    let right = (x1.floor() as i64 + 1).min(ox + rw).min(tw);
-    if bottom <= top || right <= left {
-        return None;
-    }
     let r = recon
         .slice(s![
             (top - oy) as usize..(bottom - oy) as usize,
@@ -58,24 +72,51 @@ pub fn crop_to_scan(
 /// The phase of `image` after rotating it by its mean complex value (so a global offset cannot
 /// wrap), then with the least-squares plane a + b·x + c·y removed.
 pub fn flattened_phase(image: &Array2<Complex32>) -> Array2<f32> {
-    let mean: Complex32 = image.iter().sum::<Complex32>() / image.len().max(1) as f32;
+    flattened_phase_over(image, &Array2::from_elem(image.dim(), true))
+}
+
+/// [`flattened_phase`] with the mean rotation and the plane fitted over the `mask` pixels only
+/// (the plane is removed everywhere).
+pub fn flattened_phase_over(image: &Array2<Complex32>, mask: &Array2<bool>) -> Array2<f32> {
+    let (sum, count) = image
+        .iter()
+        .zip(mask)
+        .filter(|(_, m)| **m)
+        .fold((Complex32::default(), 0usize), |(s, n), (v, _)| {
+            (s + v, n + 1)
+        });
+    let mean = sum / count.max(1) as f32;
     let rotate = if mean.norm() > 0.0 {
         mean.conj() / mean.norm()
     } else {
         Complex32::new(1.0, 0.0)
     };
     let phase = image.mapv(|c| (c * rotate).arg());
-    remove_plane(&phase)
+    remove_plane_over(&phase, mask)
 }
 
 /// `values` minus their least-squares plane a + b·x + c·y (x = column, y = row).
 pub fn remove_plane(values: &Array2<f32>) -> Array2<f32> {
-    // Normal equations in centred coordinates: x, y and 1 are then orthogonal on a full grid.
+    remove_plane_over(values, &Array2::from_elem(values.dim(), true))
+}
+
+/// `values` minus the least-squares plane a + b·x + c·y fitted over the `mask` pixels.
+pub fn remove_plane_over(values: &Array2<f32>, mask: &Array2<bool>) -> Array2<f32> {
+    // Normal equations in coordinates centred on the masked pixels.
     let (h, w) = values.dim();
-    let (cx, cy) = ((w as f64 - 1.0) / 2.0, (h as f64 - 1.0) / 2.0);
+    let inside = || {
+        values
+            .indexed_iter()
+            .zip(mask)
+            .filter(|(_, m)| **m)
+            .map(|(((r, c), &v), _)| (c as f64, r as f64, f64::from(v)))
+    };
+    let count = inside().count().max(1) as f64;
+    let (cx, cy) = inside().fold((0.0, 0.0), |(x, y), (c, r, _)| (x + c, y + r));
+    let (cx, cy) = (cx / count, cy / count);
     let (mut sv, mut sxv, mut syv, mut sxx, mut syy, mut sxy) = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0);
-    for ((r, c), &v) in values.indexed_iter() {
-        let (x, y, v) = (c as f64 - cx, r as f64 - cy, f64::from(v));
+    for (c, r, v) in inside() {
+        let (x, y) = (c - cx, r - cy);
         sv += v;
         sxv += x * v;
         syv += y * v;
@@ -83,7 +124,6 @@ pub fn remove_plane(values: &Array2<f32>) -> Array2<f32> {
         syy += y * y;
         sxy += x * y;
     }
-    let count = values.len().max(1) as f64;
     let det = sxx * syy - sxy * sxy;
     let (b, c) = if det.abs() > 0.0 {
         ((sxv * syy - syv * sxy) / det, (syv * sxx - sxv * sxy) / det)
@@ -100,10 +140,25 @@ pub fn remove_plane(values: &Array2<f32>) -> Array2<f32> {
 /// Aligns two same-shaped images: flattened phases, reconstructed amplitude scaled by the ratio
 /// of means.
 pub fn align(recon: &Array2<Complex32>, truth: &Array2<Complex32>) -> AlignedPair {
+    align_over(recon, truth, &Array2::from_elem(truth.dim(), true))
+}
+
+/// [`align`] with the phase planes and the amplitude ratio taken over the `mask` pixels only.
+pub fn align_over(
+    recon: &Array2<Complex32>,
+    truth: &Array2<Complex32>,
+    mask: &Array2<bool>,
+) -> AlignedPair {
     let truth_amplitude = truth.mapv(Complex32::norm);
     let recon_raw = recon.mapv(Complex32::norm);
-    let mean =
-        |a: &Array2<f32>| a.iter().map(|&v| f64::from(v)).sum::<f64>() / a.len().max(1) as f64;
+    let mean = |a: &Array2<f32>| {
+        let (s, n) = a
+            .iter()
+            .zip(mask)
+            .filter(|(_, m)| **m)
+            .fold((0.0, 0usize), |(s, n), (&v, _)| (s + f64::from(v), n + 1));
+        s / n.max(1) as f64
+    };
     let ratio = mean(&recon_raw);
     let scale = if ratio > 0.0 {
         (mean(&truth_amplitude) / ratio) as f32
@@ -112,9 +167,9 @@ pub fn align(recon: &Array2<Complex32>, truth: &Array2<Complex32>) -> AlignedPai
     };
     AlignedPair {
         recon_amplitude: recon_raw.mapv(|v| v * scale),
-        recon_phase: flattened_phase(recon),
+        recon_phase: flattened_phase_over(recon, mask),
         truth_amplitude,
-        truth_phase: flattened_phase(truth),
+        truth_phase: flattened_phase_over(truth, mask),
     }
 }
 

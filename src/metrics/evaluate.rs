@@ -4,10 +4,11 @@
 use ndarray::{Array2, s};
 use num_complex::Complex32;
 
-use super::align::{align, crop_to_scan};
+use super::align::{align_over, crop_to_scan, scan_box};
 use super::frc::frc;
+use super::region::illuminated;
 use super::register::{phase_cross_correlation, shift_bilinear};
-use super::ssim::ssim;
+use super::ssim::ssim_over;
 use super::stats::{mean_abs_error, pearson};
 
 /// Scores of one channel (amplitude or phase).
@@ -40,13 +41,29 @@ pub struct Evaluation {
     /// [`MAX_REGISTRATION_FRACTION`] of the region (then none is applied: a shift that large
     /// means the images do not match, and hiding it would flatter a broken reconstruction).
     pub registered: bool,
-    /// Rows × columns compared.
+    /// Rows × columns of the scanned box.
     pub region_px: [usize; 2],
+    /// Fraction of the box's pixels compared (the illuminated ones; 1 without a region).
+    pub compared_fraction: f64,
 }
 
-fn scores(recon: &Array2<f32>, truth: &Array2<f32>, is_phase: bool) -> ChannelScores {
-    let flat = |a: &Array2<f32>| a.iter().copied().collect::<Vec<_>>();
-    let (r, t) = (flat(recon), flat(truth));
+/// Scores over the `mask` pixels: MAE, PSNR, Pearson on them; SSIM averaged over them; FRC on
+/// the whole box with the pixels outside the mask set to each image's mean inside it (FRC needs
+/// a full rectangle).
+fn scores(
+    recon: &Array2<f32>,
+    truth: &Array2<f32>,
+    mask: &Array2<bool>,
+    is_phase: bool,
+) -> ChannelScores {
+    let inside = |a: &Array2<f32>| {
+        a.iter()
+            .zip(mask)
+            .filter(|(_, m)| **m)
+            .map(|(v, _)| *v)
+            .collect::<Vec<_>>()
+    };
+    let (r, t) = (inside(recon), inside(truth));
     let (lo, hi) = t
         .iter()
         .fold((f32::INFINITY, f32::NEG_INFINITY), |(l, h), &v| {
@@ -62,11 +79,21 @@ fn scores(recon: &Array2<f32>, truth: &Array2<f32>, is_phase: bool) -> ChannelSc
     let ssim_value = if is_phase {
         let to_unit =
             |a: &Array2<f32>| a.mapv(|v| (v + std::f32::consts::PI) / (2.0 * std::f32::consts::PI));
-        ssim(&to_unit(recon), &to_unit(truth), 1.0)
+        ssim_over(&to_unit(recon), &to_unit(truth), 1.0, mask)
     } else {
-        ssim(recon, truth, range)
+        ssim_over(recon, truth, range, mask)
     };
-    let curve = frc(recon, truth);
+    let filled = |a: &Array2<f32>, values: &[f32]| {
+        let mean = values.iter().map(|&v| f64::from(v)).sum::<f64>() / values.len().max(1) as f64;
+        let mut out = a.clone();
+        out.zip_mut_with(mask, |v, &m| {
+            if !m {
+                *v = mean as f32;
+            }
+        });
+        out
+    };
+    let curve = frc(&filled(recon, &r), &filled(truth, &t));
     ChannelScores {
         mae: mean_abs_error(&r, &t),
         psnr_db: 10.0 * (range * range / mse.max(f64::MIN_POSITIVE)).log10(),
@@ -83,17 +110,25 @@ fn scores(recon: &Array2<f32>, truth: &Array2<f32>, is_phase: bool) -> ChannelSc
 pub const MAX_REGISTRATION_FRACTION: f64 = 0.125;
 
 /// Compares `recon` (pixel (0, 0) at object coordinates `recon_origin_px`) with `truth` over the
-/// bounding box of `positions_px`. With `register`, the reconstruction is first shifted by the
-/// sub-pixel phase cross-correlation of the amplitudes, and the border the shift exposes is
-/// trimmed. `None` when the regions do not overlap.
+/// bounding box of `positions_px`, and inside it over the illuminated pixels when
+/// `patch_weights` (`[n, n]`, the stitcher's weight of each patch pixel) is given (see
+/// [`illuminated`]). With `register`, the reconstruction is first shifted by the sub-pixel
+/// phase cross-correlation of the amplitudes, and the border the shift exposes is trimmed.
+/// `None` when the regions do not overlap or no pixel is illuminated.
 pub fn evaluate(
     recon: &Array2<Complex32>,
     recon_origin_px: [f64; 2],
     truth: &Array2<Complex32>,
     positions_px: &[[f64; 2]],
     register: bool,
+    patch_weights: Option<&Array2<f32>>,
 ) -> Option<Evaluation> {
+    let [top, left, _, _] = scan_box(recon.dim(), recon_origin_px, truth.dim(), positions_px)?;
     let (mut r, mut t) = crop_to_scan(recon, recon_origin_px, truth, positions_px)?;
+    let mut mask = match patch_weights {
+        Some(weights) => illuminated(positions_px, weights, [left, top], r.dim()),
+        None => Array2::from_elem(r.dim(), true),
+    };
     let mut shift = [0.0, 0.0];
     let mut registered = false;
     if register {
@@ -114,15 +149,23 @@ pub fn evaluate(
                 t = t
                     .slice(s![margin..h - margin, margin..w - margin])
                     .to_owned();
+                mask = mask
+                    .slice(s![margin..h - margin, margin..w - margin])
+                    .to_owned();
             }
         }
     }
-    let pair = align(&r, &t);
+    let compared = mask.iter().filter(|&&m| m).count();
+    if compared == 0 {
+        return None;
+    }
+    let pair = align_over(&r, &t, &mask);
     Some(Evaluation {
-        amplitude: scores(&pair.recon_amplitude, &pair.truth_amplitude, false),
-        phase: scores(&pair.recon_phase, &pair.truth_phase, true),
+        amplitude: scores(&pair.recon_amplitude, &pair.truth_amplitude, &mask, false),
+        phase: scores(&pair.recon_phase, &pair.truth_phase, &mask, true),
         shift_px: shift,
         registered,
         region_px: [r.nrows(), r.ncols()],
+        compared_fraction: compared as f64 / mask.len().max(1) as f64,
     })
 }

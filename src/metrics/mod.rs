@@ -5,10 +5,11 @@
 pub mod align;
 pub mod evaluate;
 pub mod frc;
+pub mod region;
 pub mod register;
 pub mod ssim;
 pub mod stats;
 
-pub use align::{AlignedPair, align, crop_to_scan};
+pub use align::{AlignedPair, align, align_over, crop_to_scan, scan_box};
 pub use evaluate::{ChannelScores, Evaluation, evaluate};
 pub use stats::pearson;

@@ -12,6 +12,35 @@ const RADIUS: usize = 5;
 /// are smaller than the window or differ in shape.
 pub fn ssim(a: &Array2<f32>, b: &Array2<f32>, data_range: f64) -> Option<f64> {
     let (h, w) = a.dim();
+    let map = ssim_map(a, b, data_range)?;
+    let inner = map.slice(s![RADIUS..h - RADIUS, RADIUS..w - RADIUS]);
+    inner.mean()
+}
+
+/// Mean SSIM over the `mask` pixels the window fits around (`None` when there are none).
+pub fn ssim_over(
+    a: &Array2<f32>,
+    b: &Array2<f32>,
+    data_range: f64,
+    mask: &Array2<bool>,
+) -> Option<f64> {
+    let (h, w) = a.dim();
+    let map = ssim_map(a, b, data_range)?;
+    let (sum, count) = map
+        .indexed_iter()
+        .filter(|((r, c), _)| {
+            (RADIUS..h - RADIUS).contains(r)
+                && (RADIUS..w - RADIUS).contains(c)
+                && mask.get([*r, *c]).copied().unwrap_or(false)
+        })
+        .fold((0.0, 0usize), |(s, n), (_, v)| (s + v, n + 1));
+    (count > 0).then(|| sum / count as f64)
+}
+
+/// The local SSIM at every pixel (the border the window cannot cover included; callers leave
+/// it out).
+fn ssim_map(a: &Array2<f32>, b: &Array2<f32>, data_range: f64) -> Option<Array2<f64>> {
+    let (h, w) = a.dim();
     if a.dim() != b.dim() || h <= 2 * RADIUS || w <= 2 * RADIUS || data_range <= 0.0 {
         return None;
     }
@@ -24,10 +53,10 @@ pub fn ssim(a: &Array2<f32>, b: &Array2<f32>, data_range: f64) -> Option<f64> {
     let sxy = blur(&(&x * &y)) - &mx * &my;
     let c1 = (0.01 * data_range).powi(2);
     let c2 = (0.03 * data_range).powi(2);
-    let map = ((2.0 * &mx * &my + c1) * (2.0 * &sxy + c2))
-        / ((&mx * &mx + &my * &my + c1) * (&sxx + &syy + c2));
-    let inner = map.slice(s![RADIUS..h - RADIUS, RADIUS..w - RADIUS]);
-    inner.mean()
+    Some(
+        ((2.0 * &mx * &my + c1) * (2.0 * &sxy + c2))
+            / ((&mx * &mx + &my * &my + c1) * (&sxx + &syy + c2)),
+    )
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ use num_complex::Complex32;
 use super::events::{EventSender, HostImage, TrainEvent};
 use super::split::GroupSet;
 use crate::infer::predict::{InferError, stitch_rows};
-use crate::infer::stitch::{Stitcher, default_crop};
+use crate::infer::stitch::{StitchWeights, Stitcher};
 use crate::model::PinnNet;
 
 /// Which groups the preview stitches.
@@ -61,7 +61,9 @@ impl<'s, 'a> Preview<'s, 'a> {
         if self.rows.is_empty() {
             return Ok(());
         }
-        let mut stitcher = Stitcher::new(&self.positions, default_crop(self.set.dataset.n()));
+        let weights = StitchWeights::Illumination.patch_weights(self.set.dataset.probe());
+        let mut stitcher =
+            Stitcher::new(&self.positions, weights).with_overlap_pass(self.set.dataset.probe());
         stitch_rows(
             network,
             self.set.dataset,
@@ -73,6 +75,7 @@ impl<'s, 'a> Preview<'s, 'a> {
             device,
             |_, _| true,
         )?;
+        stitcher.resolve_overlaps();
         let object = stitcher.object();
         events.send(TrainEvent::Preview {
             epoch,
