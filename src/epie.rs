@@ -281,6 +281,20 @@ impl Epie {
     }
 }
 
+/// The probe `sweeps` sweeps of ePIE (default settings, probe updated from the second sweep)
+/// refine from the dataset's own guess.
+pub fn refined_probe(dataset: &Dataset, sweeps: usize) -> Array2<Complex32> {
+    run_epie(
+        dataset,
+        EpieConfig {
+            iterations: sweeps,
+            ..EpieConfig::default()
+        },
+        |_| true,
+    )
+    .probe
+}
+
 /// Runs ePIE on `dataset` (see [`Epie`]).
 pub fn run_epie(
     dataset: &Dataset,

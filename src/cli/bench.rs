@@ -17,9 +17,22 @@ use crate::infer::{InferOptions, reconstruct};
 use crate::io::atomic::write_atomic;
 use crate::train::{TrainConfig, TrainControl, train};
 
+/// What `bench` measures besides speed.
+#[derive(Debug, clap::Subcommand)]
+pub enum BenchCommand {
+    /// Reconstruction quality of one named case, end to end, as JSON.
+    ///
+    /// Example: ptychostudio bench quality --case lines-512 --output-dir out/q512 --eval-epochs 1,2
+    Quality(super::quality::QualityArgs),
+}
+
 /// Arguments of `bench`.
 #[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct BenchArgs {
+    /// A quality case instead of the speed measurement.
+    #[command(subcommand)]
+    pub what: Option<BenchCommand>,
     /// Where the network runs.
     #[arg(long, value_enum, default_value_t = DeviceChoice::Cpu)]
     pub device: DeviceChoice,
@@ -78,6 +91,9 @@ pub struct BenchReport {
 
 /// Measures and reports.
 pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
+    if let Some(BenchCommand::Quality(quality)) = &args.what {
+        return super::quality::run(quality);
+    }
     let device = build_device(args.device, false)?;
     let sim = SimulationConfig {
         n: args.n,

@@ -6,6 +6,7 @@ mod evaluate;
 mod infer;
 mod inspect;
 mod progress;
+mod quality;
 mod reconstruct;
 mod simulate;
 mod train;
@@ -107,7 +108,10 @@ impl Cli {
             Some(Command::Train(a)) => a.common.quiet,
             Some(Command::Infer(a)) => a.common.quiet,
             Some(Command::Evaluate(a)) => a.common.quiet,
-            Some(Command::Bench(a)) => a.common.quiet,
+            Some(Command::Bench(a)) => match &a.what {
+                Some(bench::BenchCommand::Quality(q)) => q.common.quiet,
+                None => a.common.quiet,
+            },
             None => false,
         }
     }

@@ -69,6 +69,9 @@ pub struct TrainArgs {
     /// Adam's starting learning rate [default: 1e-3].
     #[arg(long)]
     pub learning_rate: Option<f64>,
+    /// Optimiser steps of the linear learning-rate warm-up; 0 for none.
+    #[arg(long)]
+    pub warmup_steps: Option<usize>,
     /// Filter multiplier of the network [default: 2].
     #[arg(long)]
     pub n_filters_scale: Option<usize>,
@@ -84,6 +87,10 @@ pub struct TrainArgs {
     /// Normalise the probe over the central disk of radius N/4.
     #[arg(long)]
     pub probe_mask: bool,
+    /// Replace the file's probe by the one K sweeps of ePIE refine on the training scan (a
+    /// measured probe guess is never exact, and the network holds its probe fixed); 0: off.
+    #[arg(long, value_name = "K")]
+    pub probe_from_epie: Option<usize>,
     /// Where the network runs.
     #[arg(long, value_enum, default_value_t = DeviceChoice::Cpu)]
     pub device: DeviceChoice,
@@ -119,6 +126,8 @@ impl TrainArgs {
             neighbor_count => base.neighbor_count,
             seed => base.seed,
             learning_rate => base.learning_rate,
+            warmup_steps => base.warmup_steps,
+            probe_from_epie => base.probe_from_epie,
             n_filters_scale => base.n_filters_scale,
             early_stopping_patience => base.early_stopping_patience,
             validation_fraction => base.validation_fraction,

@@ -235,6 +235,21 @@ impl Dataset {
         Ok(out)
     }
 
+    /// The same scan with another probe (e.g. one refined by ePIE); the probe must be N × N and
+    /// finite.
+    pub fn with_probe(&self, probe: Array2<Complex32>) -> Result<Self, DatasetError> {
+        let mut out = Self::new(DatasetParts {
+            diffraction: self.diffraction.clone(),
+            positions_px: self.positions_px.clone(),
+            probe,
+            object: self.object.clone(),
+            scan_index: Some(self.scan_index.clone()),
+        })?;
+        out.physical = self.physical;
+        out.metadata.clone_from(&self.metadata);
+        Ok(out)
+    }
+
     /// Splits into (train, test) with `test_fraction` of the patterns drawn at random (seeded)
     /// for test; each part keeps the original order. At least one pattern goes to each side
     /// when the dataset has two or more.

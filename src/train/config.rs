@@ -33,6 +33,9 @@ pub struct TrainConfig {
     pub probe_big: bool,
     /// Normalise the probe over the central disk of radius N/4 only.
     pub probe_mask: bool,
+    /// Before training, replace the scan's probe by the one this many sweeps of ePIE refine on
+    /// the training scan (0: use the scan's probe as it is).
+    pub probe_from_epie: usize,
     /// How overlapping channels are weighted in the gridsize > 1 merge.
     pub merge_weights: MergeWeights,
     /// Groups drawn for training (all patterns when ≥ M).
@@ -45,6 +48,11 @@ pub struct TrainConfig {
     pub nepochs: usize,
     /// Adam's starting learning rate.
     pub learning_rate: f64,
+    /// Optimiser steps over which the learning rate ramps linearly from learning_rate / steps
+    /// up to learning_rate (0: no warm-up). Adam's first steps move every weight by about the
+    /// full rate at once; without a ramp they switch off a third of the ReLU units before the
+    /// network has seen the data (see the README's Quality section).
+    pub warmup_steps: usize,
     /// The plateau schedule never goes below this.
     pub min_learning_rate: f64,
     /// The plateau schedule multiplies the rate by this.
@@ -74,12 +82,14 @@ impl Default for TrainConfig {
             object_big: true,
             probe_big: true,
             probe_mask: false,
+            probe_from_epie: 0,
             merge_weights: MergeWeights::CentralBox,
             n_groups: 512,
             neighbor_count: 4,
             batch_size: 16,
             nepochs: 50,
             learning_rate: 1e-3,
+            warmup_steps: 0,
             min_learning_rate: 1e-4,
             plateau_factor: 0.5,
             plateau_patience: 2,

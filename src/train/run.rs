@@ -257,6 +257,22 @@ pub fn train(
     if let Some(bundle) = resume {
         check_resume(config, bundle)?;
     }
+    // A refined probe is computed once; a resumed run keeps the probe its model was trained with.
+    let refined;
+    let train_data = match (config.probe_from_epie, resume) {
+        (0, _) => train_data,
+        (_, Some(bundle)) => {
+            refined = train_data.with_probe(bundle.probe.clone())?;
+            &refined
+        }
+        (sweeps, None) => {
+            control.events.log(format!(
+                "refining the probe with {sweeps} sweeps of ePIE on the training scan"
+            ));
+            refined = train_data.with_probe(crate::epie::refined_probe(train_data, sweeps))?;
+            &refined
+        }
+    };
     let splits = Splits::build(train_data, test_data, config)?;
     let probe = crate::physics::probe_tensor(train_data.probe(), device);
     let forward = ForwardModel::new(
@@ -341,6 +357,7 @@ fn train_epoch(
     let batches = rows.len().div_ceil(config.batch_size);
     let (mut total, mut count) = (0.0, 0usize);
     for (i, chunk) in rows.chunks(config.batch_size).enumerate() {
+        let step = (epoch - 1) * batches + i + 1;
         if control.stop.load(Ordering::SeqCst) {
             return (mean(total, count), count, Some(StopReason::Stopped));
         }
@@ -351,9 +368,11 @@ fn train_epoch(
         }
         let grads = GradientsParams::from_grads(batch.loss.backward(), &state.network);
         let network = state.network.clone();
-        state.network = state
-            .optimizer
-            .step(state.schedule.learning_rate, network, grads);
+        state.network = state.optimizer.step(
+            warmed_up(config, state.schedule.learning_rate, step),
+            network,
+            grads,
+        );
         total += (value + batch.constant) * chunk.len() as f64;
         count += chunk.len();
         control.events.send(TrainEvent::Batch {
@@ -364,6 +383,16 @@ fn train_epoch(
         });
     }
     (mean(total, count), count, None)
+}
+
+/// The learning rate of optimiser step `step` (1-based): `rate` ramped linearly over the first
+/// `config.warmup_steps` steps.
+fn warmed_up(config: &TrainConfig, rate: f64, step: usize) -> f64 {
+    if config.warmup_steps == 0 {
+        rate
+    } else {
+        rate * (step as f64 / config.warmup_steps as f64).min(1.0)
+    }
 }
 
 fn mean(total: f64, count: usize) -> f64 {

@@ -93,6 +93,21 @@ fn settings_ui(
         );
         ui.checkbox(&mut config.probe_mask, "");
         ui.end_row();
+        ui.label("refine probe (ePIE)").on_hover_text(
+            "Before training, refine the file's probe with sweeps of ePIE on this scan and train \
+             with the refined probe (a measured probe guess is never exact, and the network holds \
+             its probe fixed). 0 = use the file's probe",
+        );
+        let mut refine = config.probe_from_epie > 0;
+        ui.horizontal(|ui| {
+            if ui.checkbox(&mut refine, "").changed() {
+                config.probe_from_epie = if refine { 20 } else { 0 };
+            }
+            if refine {
+                ui.add(egui::DragValue::new(&mut config.probe_from_epie).range(1..=200).suffix(" sweeps"));
+            }
+        });
+        ui.end_row();
         setting(ui, "preview every", "Stitch and show the object every this many epochs", preview_every, 1..=100, 0.1);
         ui.label("device").on_hover_text("GPU: the window's own GPU (wgpu); falls back to the CPU with a note when there is none");
         ui.horizontal(|ui| {
