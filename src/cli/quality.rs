@@ -372,32 +372,85 @@ fn figures(
     Ok((figures, recon, rate))
 }
 
+/// The case's configuration with the flags given on the command line.
+fn apply_overrides(args: &QualityArgs, config: &mut TrainConfig) {
+    if let Some(epochs) = args.epochs {
+        config.nepochs = epochs;
+    }
+    if let Some(groups) = args.groups {
+        config.n_groups = groups;
+    }
+    if let Some(gridsize) = args.gridsize {
+        config.gridsize = gridsize;
+    }
+    if let Some(steps) = args.warmup_steps {
+        config.warmup_steps = steps;
+    }
+    if let Some(mask) = args.probe_mask {
+        config.probe_mask = mask;
+    }
+    if let Some(nfs) = args.n_filters_scale {
+        config.n_filters_scale = nfs;
+    }
+    if let Some(sweeps) = args.probe_from_epie {
+        config.probe_from_epie = sweeps;
+    }
+}
+
+/// Everything measured, as written to `quality.json`; `times` = [wall, training] seconds and
+/// the inference patterns/s.
+fn make_report(
+    args: &QualityArgs,
+    data: &CaseData,
+    bundle: &ModelBundle,
+    device: &burn::prelude::Device,
+    times: [f64; 3],
+    evaluations: Vec<EpochFigures>,
+) -> QualityReport {
+    let [wall_secs, train_secs, infer_rate] = times;
+    let history = &bundle.history;
+    let rate = history.iter().map(|r| r.patterns_per_s).sum::<f64>() / history.len().max(1) as f64;
+    QualityReport {
+        case: args.case,
+        seed: args.seed,
+        device: format!("{} ({device:?})", args.device.name()),
+        train_data: data.train_name.clone(),
+        test_data: data.test_name.clone(),
+        compared_with: data.reference.as_ref().map_or_else(
+            || "the test scan's true object".to_owned(),
+            |(_, what)| what.clone(),
+        ),
+        settings: bundle.manifest.config.clone(),
+        wall_secs,
+        train_secs,
+        train_patterns_per_s: rate,
+        infer_patterns_per_s: infer_rate,
+        losses: history
+            .iter()
+            .map(|r| [r.epoch as f64, r.train_loss, r.val_loss])
+            .collect(),
+        evaluations,
+        notes: vec![
+            "no registration: positions are exact, and a registration shift would hide a \
+             misplaced object; phase planes removed and amplitude scaled by the ratio of means \
+             over the compared pixels"
+                .into(),
+            "illuminated: patches weighted by |P|² inside the N/2 support, compared where the \
+             summed weight reaches 10 % of one probe's peak"
+                .into(),
+            "reference_frame: central crops (N·20/64 px) with unit weights, compared over the \
+             pixels they cover (the reference's figures were taken this way)"
+                .into(),
+        ],
+    }
+}
+
 /// Runs the case and writes `quality.json`.
 pub fn run(args: &QualityArgs) -> anyhow::Result<()> {
     let started = Instant::now();
     let device = build_device(args.device, false)?;
     let mut data = case_data(args)?;
-    if let Some(epochs) = args.epochs {
-        data.config.nepochs = epochs;
-    }
-    if let Some(groups) = args.groups {
-        data.config.n_groups = groups;
-    }
-    if let Some(gridsize) = args.gridsize {
-        data.config.gridsize = gridsize;
-    }
-    if let Some(steps) = args.warmup_steps {
-        data.config.warmup_steps = steps;
-    }
-    if let Some(mask) = args.probe_mask {
-        data.config.probe_mask = mask;
-    }
-    if let Some(nfs) = args.n_filters_scale {
-        data.config.n_filters_scale = nfs;
-    }
-    if let Some(sweeps) = args.probe_from_epie {
-        data.config.probe_from_epie = sweeps;
-    }
+    apply_overrides(args, &mut data.config);
     data.config.n = data.train.n();
     if data.test.object().is_none() && data.reference.is_none() {
         bail!("{}: no true object to compare with", data.test_name);
@@ -461,41 +514,14 @@ pub fn run(args: &QualityArgs) -> anyhow::Result<()> {
             .write_all(&data.test, &args.output_dir, "reference")
             .context("cannot write the reference reconstruction")?;
     }
-    let history = &bundle.history;
-    let rate = history.iter().map(|r| r.patterns_per_s).sum::<f64>() / history.len().max(1) as f64;
-    let report = QualityReport {
-        case: args.case,
-        seed: args.seed,
-        device: format!("{} ({device:?})", args.device.name()),
-        train_data: data.train_name.clone(),
-        test_data: data.test_name.clone(),
-        compared_with: data.reference.as_ref().map_or_else(
-            || "the test scan's true object".to_owned(),
-            |(_, what)| what.clone(),
-        ),
-        settings: bundle.manifest.config.clone(),
-        wall_secs: started.elapsed().as_secs_f64(),
-        train_secs,
-        train_patterns_per_s: rate,
-        infer_patterns_per_s: infer_rate,
-        losses: history
-            .iter()
-            .map(|r| [r.epoch as f64, r.train_loss, r.val_loss])
-            .collect(),
+    let report = make_report(
+        args,
+        &data,
+        &bundle,
+        &device,
+        [started.elapsed().as_secs_f64(), train_secs, infer_rate],
         evaluations,
-        notes: vec![
-            "no registration: positions are exact, and a registration shift would hide a \
-             misplaced object; phase planes removed and amplitude scaled by the ratio of means \
-             over the compared pixels"
-                .into(),
-            "illuminated: patches weighted by |P|² inside the N/2 support, compared where the \
-             summed weight reaches 10 % of one probe's peak"
-                .into(),
-            "reference_frame: central crops (N·20/64 px) with unit weights, compared over the \
-             pixels they cover (the reference's figures were taken this way)"
-                .into(),
-        ],
-    };
+    );
     let json = serde_json::to_string_pretty(&report)?;
     println!("{json}");
     let path = args.output_dir.join("quality.json");
