@@ -99,11 +99,10 @@ pub struct QualityArgs {
 pub struct EpochFigures {
     /// After this many epochs.
     pub epoch: usize,
-    /// The default stitch (patches weighted by |P|², the overlap pass choosing each patch's
-    /// twin and phase factor), compared over the illuminated pixels.
+    /// The default stitch (patches weighted by |P|²), compared over the illuminated pixels.
     pub illuminated: Option<Evaluation>,
-    /// The same stitch without the overlap pass.
-    pub without_overlap_pass: Option<Evaluation>,
+    /// The same stitch after the overlap pass chose each patch's twin and phase factor.
+    pub with_overlap_pass: Option<Evaluation>,
     /// The reference's frame: central crops (20 px at N = 64) stitched with unit weights and
     /// no overlap pass, compared over the pixels they cover, as the reference's figures were
     /// measured.
@@ -334,14 +333,14 @@ fn figures(
     device: &burn::prelude::Device,
 ) -> anyhow::Result<(EpochFigures, Reconstruction, f64)> {
     let reference = data.reference.as_ref().map(|(r, _)| r);
-    let (recon, rate) = reconstruct_with(bundle, &data.test, None, true, device)?;
-    let (raw, _) = reconstruct_with(bundle, &data.test, None, false, device)?;
+    let (recon, rate) = reconstruct_with(bundle, &data.test, None, false, device)?;
+    let (passed, _) = reconstruct_with(bundle, &data.test, None, true, device)?;
     let crop = default_crop(data.test.n());
     let (cropped, _) = reconstruct_with(bundle, &data.test, Some(crop), false, device)?;
     let figures = EpochFigures {
         epoch,
         illuminated: score(&recon, &data.test, reference, StitchWeights::Illumination),
-        without_overlap_pass: score(&raw, &data.test, reference, StitchWeights::Illumination),
+        with_overlap_pass: score(&passed, &data.test, reference, StitchWeights::Illumination),
         reference_frame: score(
             &cropped,
             &data.test,
@@ -364,9 +363,9 @@ fn figures(
         )
     };
     tracing::info!(
-        "epoch {epoch}: illuminated: {}; without the overlap pass: {}; reference frame: {}",
+        "epoch {epoch}: illuminated: {}; with the overlap pass: {}; reference frame: {}",
         show(&figures.illuminated),
-        show(&figures.without_overlap_pass),
+        show(&figures.with_overlap_pass),
         show(&figures.reference_frame)
     );
     Ok((figures, recon, rate))

@@ -23,10 +23,10 @@ pub struct ReconstructArgs {
     /// [default: weight each patch by the probe's intensity |P|²].
     #[arg(long, value_name = "PX")]
     pub crop: Option<usize>,
-    /// Stitch the network's patches as they come, without choosing each patch's twin and phase
-    /// factor by its overlap with its neighbours.
+    /// Before the final stitch, choose each patch's twin and phase factor by its overlap with
+    /// its neighbours (off by default; see the README's Quality section).
     #[arg(long)]
-    pub no_overlap_pass: bool,
+    pub overlap_pass: bool,
 }
 
 /// Reconstructs `dataset` with `bundle` and writes `reconstructed_amplitude.png`,
@@ -47,7 +47,7 @@ pub fn write_reconstruction(
         neighbor_count: config.neighbor_count,
         seed: config.seed,
         crop: args.crop,
-        overlap_pass: !args.no_overlap_pass,
+        overlap_pass: args.overlap_pass,
     };
     let progress = bar(dataset.len() as u64, quiet, "infer");
     let network = bundle.network.valid();

@@ -119,7 +119,7 @@ pub(super) fn start_reconstruction(session: &mut Session, env: &mut Env<'_>) {
         neighbor_count: config.neighbor_count,
         seed: config.seed,
         crop: None,
-        overlap_pass: true,
+        overlap_pass: false,
     };
     let (sender, updates) = sync_channel(2);
     let stop = Arc::new(AtomicBool::new(false));

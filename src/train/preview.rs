@@ -62,8 +62,7 @@ impl<'s, 'a> Preview<'s, 'a> {
             return Ok(());
         }
         let weights = StitchWeights::Illumination.patch_weights(self.set.dataset.probe());
-        let mut stitcher =
-            Stitcher::new(&self.positions, weights).with_overlap_pass(self.set.dataset.probe());
+        let mut stitcher = Stitcher::new(&self.positions, weights);
         stitch_rows(
             network,
             self.set.dataset,
@@ -75,7 +74,6 @@ impl<'s, 'a> Preview<'s, 'a> {
             device,
             |_, _| true,
         )?;
-        stitcher.resolve_overlaps();
         let object = stitcher.object();
         events.send(TrainEvent::Preview {
             epoch,
