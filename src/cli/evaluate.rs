@@ -128,6 +128,32 @@ pub fn evaluate_against_truth(
     Ok(())
 }
 
+/// Compares `recon` with a reference reconstruction (each with the object coordinates of its
+/// pixel (0, 0)) over the scan `positions_px`, in the reference's pixel frame, over the pixels
+/// `patch_weights` light (real data have no true object: e.g. the network against ePIE).
+pub fn evaluate_against_reference(
+    recon: (&ndarray::Array2<Complex32>, [f64; 2]),
+    reference: (&ndarray::Array2<Complex32>, [f64; 2]),
+    positions_px: &[[f64; 2]],
+    register: bool,
+    patch_weights: &ndarray::Array2<f32>,
+) -> Option<Evaluation> {
+    // The reference's pixel (0, 0) becomes the origin.
+    let [rx, ry] = reference.1;
+    let positions: Vec<[f64; 2]> = positions_px
+        .iter()
+        .map(|p| [p[0] - rx, p[1] - ry])
+        .collect();
+    evaluate(
+        recon.0,
+        [recon.1[0] - rx, recon.1[1] - ry],
+        reference.0,
+        &positions,
+        register,
+        Some(patch_weights),
+    )
+}
+
 /// Compares and prints.
 pub fn run(args: &EvaluateArgs) -> anyhow::Result<()> {
     let (object, origin) = read_recon(&args.recon)?;
@@ -165,21 +191,12 @@ pub fn run(args: &EvaluateArgs) -> anyhow::Result<()> {
             let (reference, reference_origin) = read_recon(&args.truth)?;
             let loaded = load(scan, &args.load.options())
                 .with_context(|| format!("cannot load {}", scan.display()))?;
-            // Work in the reference's pixel frame: its pixel (0, 0) becomes the origin.
-            let [rx, ry] = reference_origin;
-            let positions: Vec<[f64; 2]> = loaded
-                .dataset
-                .positions_px()
-                .iter()
-                .map(|p| [p[0] - rx, p[1] - ry])
-                .collect();
-            evaluate(
-                &object,
-                [origin[0] - rx, origin[1] - ry],
-                &reference,
-                &positions,
+            evaluate_against_reference(
+                (&object, origin),
+                (&reference, reference_origin),
+                loaded.dataset.positions_px(),
                 !args.no_register,
-                Some(&region(loaded.dataset.probe())),
+                &region(loaded.dataset.probe()),
             )
         }
     };

@@ -307,22 +307,13 @@ fn score(
             false,
             Some(&patch_weights),
         ),
-        Some(reference) => {
-            let [rx, ry] = reference.origin_px;
-            let positions: Vec<[f64; 2]> = test
-                .positions_px()
-                .iter()
-                .map(|p| [p[0] - rx, p[1] - ry])
-                .collect();
-            evaluate(
-                &recon.object,
-                [recon.origin_px[0] - rx, recon.origin_px[1] - ry],
-                &reference.object,
-                &positions,
-                false,
-                Some(&patch_weights),
-            )
-        }
+        Some(reference) => super::evaluate::evaluate_against_reference(
+            (&recon.object, recon.origin_px),
+            (&reference.object, reference.origin_px),
+            test.positions_px(),
+            false,
+            &patch_weights,
+        ),
     }
 }
 

@@ -103,7 +103,7 @@ impl Canvas {
             weight: Array2::zeros(shape),
         };
         for (p, choice) in patches.iter().zip(choices) {
-            canvas.visit(p, weights, |canvas, at, w, _| {
+            canvas.visit(p, weights, |canvas, at, w| {
                 let v = chosen(p, *choice, at.1);
                 canvas.sum[at.0] += v * w;
                 canvas.weight[at.0] += w;
@@ -112,13 +112,13 @@ impl Canvas {
         canvas
     }
 
-    /// Calls `f(canvas, (canvas index, box index), weight, ())` for every weighted pixel of `p`
+    /// Calls `f(canvas, (canvas index, box index), weight)` for every weighted pixel of `p`
     /// inside the canvas.
     fn visit(
         &mut self,
         p: &KeptPatch,
         weights: &Array2<f32>,
-        mut f: impl FnMut(&mut Self, ([usize; 2], [usize; 2]), f32, ()),
+        mut f: impl FnMut(&mut Self, ([usize; 2], [usize; 2]), f32),
     ) {
         let (h, w) = self.sum.dim();
         for ((i, j), &wt) in weights.indexed_iter() {
@@ -127,7 +127,7 @@ impl Canvas {
             }
             let (r, c) = (p.corner[0] + i as i64, p.corner[1] + j as i64);
             if r >= 0 && c >= 0 && (r as usize) < h && (c as usize) < w {
-                f(self, ([r as usize, c as usize], [i, j]), wt, ());
+                f(self, ([r as usize, c as usize], [i, j]), wt);
             }
         }
     }
@@ -152,7 +152,7 @@ fn misfits(
 ) -> [(f64, Complex32); 2] {
     // Σ w|v|², Σ w|m|², Σ w v̄ m for v = original and twin, m = mean of the others.
     let mut acc = [(0.0f64, 0.0f64, Complex32::default()); 2];
-    canvas.visit(p, weights, |canvas, (at, box_at), w, ()| {
+    canvas.visit(p, weights, |canvas, (at, box_at), w| {
         let (own, own_weight) = match on_canvas {
             Some(choice) => (chosen(p, choice, box_at), w),
             None => (Complex32::default(), 0.0),
@@ -243,7 +243,7 @@ pub fn resolve(
                 choices[i] = pick(found, has_twins && p.twin.is_some(), false).1;
             }
             let choice = choices[i];
-            canvas.visit(p, weights, |canvas, (at, box_at), w, ()| {
+            canvas.visit(p, weights, |canvas, (at, box_at), w| {
                 canvas.sum[at] += chosen(p, choice, box_at) * w;
                 canvas.weight[at] += w;
             });
@@ -277,7 +277,7 @@ fn refine(
         *choice = new;
         total += misfit;
         // Update the canvas in place so later patches see this choice.
-        canvas.visit(p, weights, |canvas, (at, box_at), w, ()| {
+        canvas.visit(p, weights, |canvas, (at, box_at), w| {
             let delta = chosen(p, *choice, box_at) - chosen(p, old, box_at);
             canvas.sum[at] += delta * w;
         });

@@ -82,9 +82,6 @@ pub struct Stitched {
     pub duration_secs: f64,
     /// True when the callback stopped it early.
     pub stopped: bool,
-    /// `[h, w]`: true where the scan lit the object enough to be reconstructed
-    /// ([`Stitcher::covered`]).
-    pub covered: Array2<bool>,
     /// Patches the overlap pass replaced by their twin.
     pub twins: usize,
 }
@@ -229,7 +226,6 @@ pub fn reconstruct(
         patterns,
         duration_secs: started.elapsed().as_secs_f64(),
         stopped,
-        covered: stitcher.covered(),
         twins,
     })
 }

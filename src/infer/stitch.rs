@@ -24,8 +24,6 @@ pub fn default_crop(n: usize) -> usize {
     (n * 20 / 64).max(1)
 }
 
-pub use crate::metrics::region::COVERED_FRACTION;
-
 /// How patch pixels are weighted when patches are stitched.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -261,14 +259,6 @@ impl Stitcher {
     /// Summed weight per canvas pixel (0 where no patch reached).
     pub fn coverage(&self) -> &Array2<f32> {
         &self.weight
-    }
-
-    /// The covered (illuminated) pixels: summed weight ≥ [`COVERED_FRACTION`] of one patch's
-    /// largest weight.
-    pub fn covered(&self) -> Array2<bool> {
-        let peak = self.patch_weights.iter().copied().fold(0.0f32, f32::max);
-        let threshold = COVERED_FRACTION * peak;
-        self.weight.mapv(|w| w > 0.0 && w >= threshold)
     }
 }
 
