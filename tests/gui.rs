@@ -54,7 +54,7 @@ fn harness(dir: &Path, file: Option<PathBuf>) -> Harness<'static, PtychoApp> {
     let state = &mut h.state_mut().state;
     state.device = DeviceChoice::Cpu;
     state.train.nepochs = 2;
-    state.train.n_groups = 48;
+    state.train.n_groups = 12; // groups of 4 overlapping patterns: 48 patterns
     state.train.batch_size = 16;
     state.train.n_filters_scale = 1;
     state.train.early_stopping_patience = 0;

@@ -90,6 +90,13 @@ pub struct QualityArgs {
     /// Learning-rate warm-up steps [default: the training default].
     #[arg(long)]
     pub warmup_steps: Option<usize>,
+    /// Gridsize 1: train on merged groups of 2 × 2 neighbours (see `train --overlap-groups`)
+    /// [default: the case's].
+    #[arg(long, value_name = "BOOL")]
+    pub overlap_groups: Option<bool>,
+    /// Groups per optimiser step [default: the case's].
+    #[arg(long)]
+    pub batch_size: Option<usize>,
     #[command(flatten)]
     pub common: CommonArgs,
 }
@@ -384,6 +391,24 @@ fn apply_overrides(args: &QualityArgs, config: &mut TrainConfig) {
     }
     if let Some(sweeps) = args.probe_from_epie {
         config.probe_from_epie = sweeps;
+    }
+    if let Some(overlap) = args.overlap_groups {
+        config.overlap_groups = overlap;
+    }
+    if let Some(batch) = args.batch_size {
+        config.batch_size = batch;
+    }
+    // A case's budget counts patterns, as the reference's does (e.g. 512 per epoch in steps of
+    // 16): training on groups of four overlapping patterns takes a quarter of the groups and of
+    // the batch, so it sees as many patterns in as many optimiser steps.
+    let channels = config.group_side() * config.group_side();
+    if config.gridsize == 1 && channels > 1 {
+        if args.groups.is_none() {
+            config.n_groups = config.n_groups.div_ceil(channels);
+        }
+        if args.batch_size.is_none() {
+            config.batch_size = (config.batch_size / channels).max(1);
+        }
     }
 }
 

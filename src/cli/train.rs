@@ -42,6 +42,11 @@ pub struct TrainArgs {
     /// g: each sample is a g × g group of neighbouring patterns [default: 1].
     #[arg(long)]
     pub gridsize: Option<usize>,
+    /// Gridsize 1: train on groups of 2 × 2 neighbours whose predicted patches are merged before
+    /// diffraction, so overlapping patches must agree (resolves the twin image of a real,
+    /// symmetric probe); the model still predicts each pattern alone [default: true].
+    #[arg(long, value_name = "BOOL")]
+    pub overlap_groups: Option<bool>,
     /// Groups per optimiser step [default: 16].
     #[arg(long)]
     pub batch_size: Option<usize>,
@@ -117,6 +122,7 @@ impl TrainArgs {
         set!(
             n_groups => base.n_groups,
             gridsize => base.gridsize,
+            overlap_groups => base.overlap_groups,
             batch_size => base.batch_size,
             nepochs => base.nepochs,
             nphotons => base.nphotons,

@@ -52,6 +52,11 @@ impl ConvPoolConfig {
 }
 
 impl ConvPool {
+    /// Input channels of the block.
+    pub fn channels_in(&self) -> usize {
+        self.first.weight.dims()[1]
+    }
+
     /// # Shapes
     /// - x: `[b, c_in, h, w]` → `[b, filters, h/2, w/2]`
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {

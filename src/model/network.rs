@@ -166,13 +166,28 @@ pub struct PinnNet {
 impl PinnNet {
     /// Predicts object amplitude and phase patches from normalised diffraction amplitudes.
     ///
+    /// A single-pattern network (gridsize 1) given groups of c > 1 patterns predicts each
+    /// pattern on its own and returns one patch per pattern: that is how it trains on groups of
+    /// neighbours whose patches the forward model merges (`TrainConfig::overlap_groups`).
+    ///
     /// # Shapes
     /// - x: `[b, g², n, n]` → (amplitude, phase), each `[b, c_out, n, n]`
+    /// - single-pattern network, x: `[b, c, n, n]` → each `[b, c, n, n]`
     pub fn forward(&self, x: Tensor<4>) -> (Tensor<4>, Tensor<4>) {
+        let [b, c, n, _] = x.dims();
+        if c > 1 && self.channels_in() == 1 {
+            let (amplitude, phase) = self.forward(x.reshape([b * c, 1, n, n]));
+            return (amplitude.reshape([b, c, n, n]), phase.reshape([b, c, n, n]));
+        }
         let features = self.encoder.iter().fold(x, |x, block| block.forward(x)); // [b, f, 8, 8]
         let amplitude = self.amplitude.forward(features.clone(), sigmoid);
         let phase = self.phase.forward(features, |t| tanh(t).mul_scalar(PI));
         (amplitude, phase)
+    }
+
+    /// Patterns the network takes per sample (g²).
+    pub fn channels_in(&self) -> usize {
+        self.encoder.first().map_or(1, ConvPool::channels_in)
     }
 
     /// Pattern size N.
@@ -206,6 +221,26 @@ mod tests {
             (count as f64 - reference).abs() / reference < 0.01,
             "{count}"
         );
+    }
+
+    #[test]
+    fn a_single_pattern_network_predicts_each_pattern_of_a_group_alone() {
+        let device = Device::flex();
+        let net = PinnNetConfig::new(64).with_n_filters_scale(1).init(&device);
+        assert_eq!(net.channels_in(), 1);
+        let x = Tensor::<4>::random(
+            [2, 4, 64, 64],
+            burn::tensor::Distribution::Uniform(0.0, 1.0),
+            &device,
+        );
+        let (amplitude, phase) = net.forward(x.clone());
+        assert_eq!(amplitude.dims(), [2, 4, 64, 64]);
+        let (alone_a, alone_p) = net.forward(x.slice(s![1..2, 2..3, .., ..]));
+        let group_a = amplitude.slice(s![1..2, 2..3, .., ..]);
+        let group_p = phase.slice(s![1..2, 2..3, .., ..]);
+        let diff = |a: Tensor<4>, b: Tensor<4>| (a - b).abs().max().into_scalar::<f32>();
+        assert!(diff(alone_a, group_a) < 1e-5);
+        assert!(diff(alone_p, group_p) < 1e-5);
     }
 
     #[test]

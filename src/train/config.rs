@@ -38,6 +38,16 @@ pub struct TrainConfig {
     pub probe_from_epie: usize,
     /// How overlapping channels are weighted in the gridsize > 1 merge.
     pub merge_weights: MergeWeights,
+    /// Gridsize 1 only: train the single-pattern network on groups of 2 × 2 neighbouring
+    /// patterns, each predicted on its own, whose patches the forward model merges before
+    /// diffraction as at gridsize 2 (physics.md §3.2), so overlapping patches must agree.
+    /// One pattern cannot tell the object from its twin Ō(c − r) when the probe is real and
+    /// centro-symmetric (the §9 probe is); overlapping ones can. The model stays a gridsize-1
+    /// model: inference predicts every pattern alone. `n_groups` and `batch_size` count groups
+    /// of four. On by default; a model directory written before the setting existed was
+    /// trained without it, and reads back so.
+    #[serde(default = "trained_before_overlap_groups")]
+    pub overlap_groups: bool,
     /// Groups drawn for training (all patterns when ≥ M).
     pub n_groups: usize,
     /// K: neighbours considered around each seed (gridsize > 1).
@@ -84,6 +94,7 @@ impl Default for TrainConfig {
             probe_mask: false,
             probe_from_epie: 0,
             merge_weights: MergeWeights::CentralBox,
+            overlap_groups: true,
             n_groups: 512,
             neighbor_count: 4,
             batch_size: 16,
@@ -101,6 +112,11 @@ impl Default for TrainConfig {
             seed: 42,
         }
     }
+}
+
+/// `overlap_groups` of a `config.json` that does not name it (written before it existed).
+fn trained_before_overlap_groups() -> bool {
+    false
 }
 
 /// A configuration that cannot train.
@@ -192,19 +208,29 @@ impl TrainConfig {
             .with_probe_big(self.probe_big)
     }
 
+    /// The side of a training group: the gridsize, or 2 for a gridsize-1 network trained on
+    /// overlapping groups ([`TrainConfig::overlap_groups`]).
+    pub fn group_side(&self) -> usize {
+        if self.overlap_groups && self.gridsize == 1 {
+            2
+        } else {
+            self.gridsize
+        }
+    }
+
     /// The training grouping.
     pub fn grouping(&self) -> GroupingConfig {
         GroupingConfig {
             n_groups: self.n_groups,
             neighbor_count: self.neighbor_count,
-            gridsize: self.gridsize,
+            gridsize: self.group_side(),
             seed: self.seed,
         }
     }
 
     /// The forward model's merge.
     pub fn merge_mode(&self) -> MergeMode {
-        if self.gridsize > 1 && self.object_big {
+        if self.group_side() > 1 && (self.object_big || self.gridsize == 1) {
             MergeMode::On(self.merge_weights)
         } else {
             MergeMode::Off
@@ -227,6 +253,31 @@ mod tests {
         let partial: TrainConfig = serde_json::from_str(r#"{"n": 128}"#).unwrap();
         assert_eq!(partial.n, 128);
         assert_eq!(partial.batch_size, 16);
+    }
+
+    #[test]
+    fn overlap_groups_train_a_single_pattern_network_on_merged_groups_of_four() {
+        let config = TrainConfig::default();
+        assert!(config.overlap_groups);
+        assert_eq!(config.grouping().gridsize, 2);
+        assert_eq!(config.network().gridsize, 1);
+        assert!(matches!(config.merge_mode(), MergeMode::On(_)));
+        let single = TrainConfig {
+            overlap_groups: false,
+            ..TrainConfig::default()
+        };
+        assert_eq!(single.merge_mode(), MergeMode::Off);
+        assert_eq!(single.grouping().gridsize, 1);
+        // A config.json from before the setting was trained on single patterns.
+        let old: TrainConfig = serde_json::from_str(r#"{"n": 64}"#).unwrap();
+        assert!(!old.overlap_groups);
+        // At gridsize 2 the merge is there already; the flag changes nothing.
+        let g2 = TrainConfig {
+            gridsize: 2,
+            ..config
+        };
+        assert_eq!(g2.group_side(), 2);
+        assert_eq!(g2.network().gridsize, 2);
     }
 
     #[test]

@@ -279,7 +279,7 @@ pub fn train(
         &normalize_probe(&probe, config.probe_mask),
         intensity_scale(config.nphotons, config.n),
         config.merge_mode(),
-        config.gridsize,
+        config.group_side(),
     );
     let setup = Setup {
         config,
@@ -413,7 +413,7 @@ fn run_epochs(
 ) -> Result<TrainOutcome, TrainError> {
     let config = setup.config;
     let first_epoch = state.history.len() + 1;
-    let channels = config.gridsize * config.gridsize;
+    let channels = config.group_side() * config.group_side();
     control.events.send(TrainEvent::Started(RunInfo {
         first_epoch,
         last_epoch: config.nepochs,

@@ -69,6 +69,17 @@ fn settings_ui(
                 ui.selectable_value(&mut config.gridsize, 2, "2");
             });
         ui.end_row();
+        if config.gridsize == 1 {
+            ui.label("overlap groups").on_hover_text(
+                "Train on groups of 4 neighbouring patterns, each predicted alone, whose patches \
+                 are merged before diffraction, so overlapping patches must agree. A single \
+                 pattern cannot tell the object from its twin when the probe is real and \
+                 symmetric; overlapping ones can. The model still reconstructs pattern by pattern. \
+                 Groups and batch size then count groups of 4",
+            );
+            ui.checkbox(&mut config.overlap_groups, "");
+            ui.end_row();
+        }
         setting(ui, "epochs", "Passes over the training groups (early stopping may end sooner)", &mut config.nepochs, 1..=1000, 0.2);
         ui.label("batch size").on_hover_text("Groups per optimiser step (a power of two; the reference uses 16)");
         egui::ComboBox::from_id_salt("batch")
