@@ -230,7 +230,7 @@ impl TrainConfig {
 
     /// The forward model's merge.
     pub fn merge_mode(&self) -> MergeMode {
-        if self.group_side() > 1 && (self.object_big || self.gridsize == 1) {
+        if self.group_side() > 1 && (self.object_big || self.overlap_groups) {
             MergeMode::On(self.merge_weights)
         } else {
             MergeMode::Off
