@@ -9,7 +9,8 @@
 //! - [`geometry`]: bounding boxes and bilinear sampling. Depends on nothing else here.
 //! - [`data`]: the validated [`data::Dataset`], loading with convention checks, grouping,
 //!   normalisation, synthetic data, reconstructions on disk. Uses `io`, `fft`.
-//! - [`metrics`]: alignment and comparison with a ground truth. Plain arrays; uses `fft`, `filter`, `geometry`.
+//! - [`metrics`]: alignment and comparison with a ground truth, and the phase as shown. Plain
+//!   arrays; uses `data`, `fft`, `filter`, `geometry`.
 //! - [`epie`]: the CPU ePIE baseline. Uses `data`, `fft`.
 //! - [`physics`]: the differentiable forward model in Burn (DFT, translation, merge, losses).
 //!   Uses Burn only.

@@ -8,7 +8,7 @@ use anyhow::Context;
 use burn::module::Module;
 use clap::Args;
 
-use super::CommonArgs;
+use super::args::CommonArgs;
 use crate::data::simulate::{
     ScanPattern, SimulationConfig, default_probe, lines_object, scan_positions, simulate_scan,
 };

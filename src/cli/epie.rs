@@ -8,8 +8,8 @@ use std::time::Instant;
 use anyhow::Context;
 use clap::Args;
 
+use super::args::{CommonArgs, LoadArgs};
 use super::progress::{bar, stop_flag};
-use super::{CommonArgs, LoadArgs};
 use crate::data::load;
 use crate::data::reconstruction::Reconstruction;
 use crate::epie::{EpieConfig, run_epie};

@@ -7,7 +7,7 @@ use clap::Args;
 use ndarray::Ix2;
 use num_complex::Complex32;
 
-use super::{CommonArgs, LoadArgs};
+use super::args::{CommonArgs, LoadArgs};
 use crate::data::reconstruction::Reconstruction;
 use crate::data::{Dataset, load};
 use crate::infer::stitch::StitchWeights;

@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Args;
 
+use super::args::{CommonArgs, LoadArgs};
 use super::reconstruct::{ReconstructArgs, write_reconstruction};
-use super::{CommonArgs, LoadArgs};
 use crate::data::load;
 use crate::device::{DeviceChoice, build_device};
 use crate::train::ModelBundle;

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Args;
 
-use super::{CommonArgs, LoadArgs};
+use super::args::{CommonArgs, LoadArgs};
 use crate::data::inspect::InspectReport;
 
 /// Arguments of `inspect`.

@@ -1,5 +1,6 @@
 //! The command line: one subcommand per job, all calling the library.
 
+mod args;
 mod bench;
 mod epie;
 mod evaluate;
@@ -14,8 +15,6 @@ mod train;
 use std::path::PathBuf;
 
 use clap::{Args, CommandFactory, Parser, Subcommand};
-
-use crate::data::LoadOptions;
 
 /// Ptychography reconstruction with a physics-informed neural network.
 ///
@@ -149,50 +148,6 @@ pub enum Command {
     ///
     /// Example: ptychostudio bench --device wgpu --output bench.json
     Bench(bench::BenchArgs),
-}
-
-/// Flags every subcommand takes.
-#[derive(Debug, Clone, Args)]
-pub struct CommonArgs {
-    /// No progress bars or info messages.
-    #[arg(long, short)]
-    pub quiet: bool,
-}
-
-/// How to read a scan whose conventions may be off.
-#[derive(Debug, Clone, Args)]
-pub struct LoadArgs {
-    /// The patterns are counts: take their square root.
-    #[arg(long, conflicts_with = "no_sqrt")]
-    pub sqrt: bool,
-    /// Use the patterns as amplitudes even if they look like counts.
-    #[arg(long)]
-    pub no_sqrt: bool,
-    /// The zero frequency is at the array corner: move it to the centre.
-    #[arg(long, conflicts_with = "no_fftshift")]
-    pub fftshift: bool,
-    /// Use the patterns as they are even if DC looks like it is at the corner.
-    #[arg(long)]
-    pub no_fftshift: bool,
-    /// For a ptychodus diffraction file: the product file holding probe and positions.
-    #[arg(long, value_name = "FILE")]
-    pub product: Option<PathBuf>,
-}
-
-impl LoadArgs {
-    /// The loader options these flags mean.
-    pub fn options(&self) -> LoadOptions {
-        let tri = |yes: bool, no: bool| match (yes, no) {
-            (true, _) => Some(true),
-            (_, true) => Some(false),
-            _ => None,
-        };
-        LoadOptions {
-            sqrt: tri(self.sqrt, self.no_sqrt),
-            fftshift: tri(self.fftshift, self.no_fftshift),
-            product: self.product.clone(),
-        }
-    }
 }
 
 /// Runs the parsed command line.

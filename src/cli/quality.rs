@@ -12,7 +12,7 @@ use anyhow::{Context, bail};
 use burn::module::Module;
 use clap::{Args, ValueEnum};
 
-use super::CommonArgs;
+use super::args::CommonArgs;
 use crate::data::reconstruction::Reconstruction;
 use crate::data::simulate::{
     ScanPattern, SimulationConfig, default_probe, lines_object, scan_positions, simulate_scan,
@@ -94,6 +94,10 @@ pub struct QualityArgs {
     /// [default: the case's].
     #[arg(long, value_name = "BOOL")]
     pub overlap_groups: Option<bool>,
+    /// Weight of each pattern's NLL against its own unmerged patch (see `train
+    /// --own-patch-weight`) [default: the training default].
+    #[arg(long)]
+    pub own_patch_weight: Option<f32>,
     /// Groups per optimiser step [default: the case's].
     #[arg(long)]
     pub batch_size: Option<usize>,
@@ -397,6 +401,9 @@ fn apply_overrides(args: &QualityArgs, config: &mut TrainConfig) {
     }
     if let Some(batch) = args.batch_size {
         config.batch_size = batch;
+    }
+    if let Some(weight) = args.own_patch_weight {
+        config.loss.own_patch_nll = weight;
     }
     // A case's budget counts patterns, as the reference's does (e.g. 512 per epoch in steps of
     // 16): training on groups of four overlapping patterns takes a quarter of the groups and of

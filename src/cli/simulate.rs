@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use anyhow::{Context, bail};
 use clap::Args;
 
-use super::CommonArgs;
+use super::args::CommonArgs;
 use crate::data::save::save_pinn;
 use crate::data::simulate::{
     ScanPattern, SimulatedScan, SimulationConfig, default_probe, lines_object, scan_positions,

@@ -7,9 +7,9 @@ use std::sync::atomic::Ordering;
 use anyhow::{Context, bail};
 use clap::Args;
 
+use super::args::{CommonArgs, LoadArgs};
 use super::progress::{bar, stop_flag};
 use super::reconstruct::{ReconstructArgs, write_reconstruction};
-use super::{CommonArgs, LoadArgs};
 use crate::data::{Dataset, load};
 use crate::device::{DeviceChoice, build_device};
 use crate::train::{
@@ -65,6 +65,10 @@ pub struct TrainArgs {
     /// Weight of the object's total variation [default: 0].
     #[arg(long)]
     pub tv_weight: Option<f32>,
+    /// Weight of each pattern's Poisson NLL against its own predicted patch before the merge
+    /// (overlap groups, gridsize > 1) [default: 0].
+    #[arg(long)]
+    pub own_patch_weight: Option<f32>,
     /// K: neighbours considered for each group (gridsize > 1) [default: 4].
     #[arg(long)]
     pub neighbor_count: Option<usize>,
@@ -129,6 +133,7 @@ impl TrainArgs {
             nll_weight => base.loss.nll,
             mae_weight => base.loss.mae,
             tv_weight => base.loss.tv,
+            own_patch_weight => base.loss.own_patch_nll,
             neighbor_count => base.neighbor_count,
             seed => base.seed,
             learning_rate => base.learning_rate,

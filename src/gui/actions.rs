@@ -7,70 +7,15 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 use burn::module::Module;
 use burn::prelude::Device;
-use eframe::egui;
 
 use super::command::Command;
-use super::gpu::GpuStatus;
-use super::jobs::{Job, compute_threads};
+use super::env::{Env, file_name};
+use super::jobs::Job;
 use super::session::{
     DatasetView, DialogPurpose, Level, ModelJobResult, ModelView, OpenFailure, Session,
 };
-use super::state::AppState;
 use crate::data::{LoadOptions, load};
-use crate::device::DeviceChoice;
 use crate::train::ModelBundle;
-
-/// What an action needs besides the session: settings, the GPU and the egui context.
-pub struct Env<'a> {
-    /// Persisted settings.
-    pub state: &'a mut AppState,
-    /// The window's GPU as Burn sees it.
-    pub gpu: &'a GpuStatus,
-    /// For repaints from worker threads.
-    pub ctx: &'a egui::Context,
-    /// `--runs-dir` for this session only (not persisted).
-    pub runs_dir_override: Option<&'a Path>,
-}
-
-impl Env<'_> {
-    /// The device the network runs on and a note when the choice had to fall back.
-    pub fn compute_device(&self) -> (Device, String) {
-        match (self.state.device, self.gpu.device()) {
-            (DeviceChoice::Wgpu, Some(device)) => (device.clone(), self.gpu.describe()),
-            (DeviceChoice::Wgpu, None) => (
-                Device::flex(),
-                format!(
-                    "CPU, {} (no GPU for the network: {})",
-                    threads_label(),
-                    self.gpu.describe()
-                ),
-            ),
-            (DeviceChoice::Cpu, _) => (Device::flex(), format!("CPU, {}", threads_label())),
-        }
-    }
-
-    /// Where training runs are written.
-    pub fn runs_dir(&self) -> PathBuf {
-        self.runs_dir_override
-            .map(Path::to_owned)
-            .or_else(|| self.state.runs_dir.clone())
-            .unwrap_or_else(default_data_dir)
-    }
-}
-
-fn threads_label() -> String {
-    match compute_threads() {
-        1 => "1 thread".into(),
-        n => format!("{n} threads"),
-    }
-}
-
-/// The app's data directory (`~/.local/share/ptychostudio` on Linux), or a temporary one.
-pub fn default_data_dir() -> PathBuf {
-    eframe::storage_dir(super::APP_ID)
-        .unwrap_or_else(|| std::env::temp_dir().join("ptychostudio"))
-        .join("runs")
-}
 
 /// Applies one command.
 pub fn apply(session: &mut Session, env: &mut Env<'_>, command: Command) {
@@ -250,17 +195,4 @@ pub(super) fn use_trained_model(session: &mut Session) {
         source,
         device,
     });
-}
-
-/// The file name for messages.
-pub fn file_name(path: &Path) -> String {
-    path.file_name().map_or_else(
-        || path.display().to_string(),
-        |n| n.to_string_lossy().into_owned(),
-    )
-}
-
-pub(super) fn file_stem(path: &Path) -> String {
-    path.file_stem()
-        .map_or_else(|| "scan".into(), |n| n.to_string_lossy().into_owned())
 }

@@ -8,8 +8,9 @@ use std::time::{Duration, Instant};
 use eframe::egui::{self, Color32, RichText};
 
 use super::LaunchOptions;
-use super::actions::{self, Env};
+use super::actions;
 use super::command::Command;
+use super::env::{self, Env};
 use super::frame_stats::FrameStats;
 use super::gpu::GpuStatus;
 use super::panes::PaneCtx;
@@ -302,7 +303,7 @@ impl PtychoApp {
             if let Some(view) = &s.dataset {
                 ui.label(format!(
                     "{} · {} × {}²",
-                    actions::file_name(&view.path),
+                    env::file_name(&view.path),
                     view.dataset.len(),
                     view.dataset.n()
                 ));

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use burn::module::Module;
 
-use super::actions::{Env, file_name, file_stem};
+use super::env::{Env, file_name, file_stem};
 use super::jobs::{Job, StreamingJob, in_compute_pool};
 use super::session::{EpieRun, EpieUpdate, InferUpdate, Level, ReconstructionRun, Session};
 use super::state::Pane;

@@ -8,12 +8,12 @@ use std::time::SystemTime;
 use anyhow::Context as _;
 use num_complex::Complex32;
 
-use super::actions::{Env, file_name};
+use super::env::Env;
 use super::jobs::Job;
 use super::session::{Level, Session};
-use crate::data::reconstruction::{Reconstruction, mean_rotated_phase};
+use crate::data::reconstruction::Reconstruction;
 use crate::io::report::{LossCurve, Report, ReportImage, ReportMap, utc_timestamp, write_report};
-use crate::metrics::align::flattened_phase;
+use crate::metrics::align::display_phase;
 use crate::metrics::evaluate::ChannelScores;
 
 /// The report's file name inside the chosen directory.
@@ -67,29 +67,6 @@ pub fn start_export(session: &mut Session, env: &mut Env<'_>, dir: PathBuf) {
         }
         Ok(written)
     }));
-}
-
-/// Collects a finished export.
-pub fn poll_export(session: &mut Session) {
-    let Some(job) = &mut session.exporting else {
-        return;
-    };
-    let Some(result) = job.poll() else { return };
-    session.exporting = None;
-    match result {
-        Ok(files) => {
-            let names: Vec<String> = files.iter().map(|f| file_name(f)).collect();
-            let dir = files
-                .first()
-                .and_then(|f| f.parent())
-                .map_or_else(String::new, |d| d.display().to_string());
-            session.log(
-                Level::Info,
-                format!("exported {} to {dir}", names.join(", ")),
-            );
-        }
-        Err(e) => session.log(Level::Error, format!("export failed: {e}")),
-    }
 }
 
 fn scores_line(name: &str, s: &ChannelScores) -> String {
@@ -220,17 +197,5 @@ fn ramp_note(env: &Env<'_>) -> &'static str {
         ", phase ramp removed"
     } else {
         ""
-    }
-}
-
-/// The phase shown: rotated by the mean complex value, optionally with the best plane removed.
-pub fn display_phase(
-    object: &ndarray::Array2<Complex32>,
-    remove_ramp: bool,
-) -> ndarray::Array2<f32> {
-    if remove_ramp {
-        flattened_phase(object)
-    } else {
-        mean_rotated_phase(object)
     }
 }

@@ -10,6 +10,7 @@ mod app;
 mod command;
 mod compute;
 mod demo;
+mod env;
 mod export;
 mod frame_stats;
 mod gpu;

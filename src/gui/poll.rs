@@ -3,8 +3,9 @@
 
 use std::time::{Duration, Instant};
 
-use super::actions::{Env, file_name, open_dataset, use_trained_model};
+use super::actions::{open_dataset, use_trained_model};
 use super::command::Command;
+use super::env::{Env, file_name};
 use super::session::{DialogPurpose, Level, ModelJobResult, ObjectView, PreviewImages, Session};
 use crate::train::TrainEvent;
 
@@ -24,7 +25,7 @@ pub fn poll_jobs(session: &mut Session, env: &mut Env<'_>, commands: &mut Vec<Co
     }
     poll_reconstruction(session);
     poll_epie(session);
-    super::export::poll_export(session);
+    poll_export(session);
 }
 
 fn poll_loading(session: &mut Session, env: &mut Env<'_>) {
@@ -337,5 +338,28 @@ fn poll_epie(session: &mut Session) {
             }));
         }
         Err(e) => session.log(Level::Error, format!("ePIE failed: {e}")),
+    }
+}
+
+/// Collects a finished export.
+pub fn poll_export(session: &mut Session) {
+    let Some(job) = &mut session.exporting else {
+        return;
+    };
+    let Some(result) = job.poll() else { return };
+    session.exporting = None;
+    match result {
+        Ok(files) => {
+            let names: Vec<String> = files.iter().map(|f| file_name(f)).collect();
+            let dir = files
+                .first()
+                .and_then(|f| f.parent())
+                .map_or_else(String::new, |d| d.display().to_string());
+            session.log(
+                Level::Info,
+                format!("exported {} to {dir}", names.join(", ")),
+            );
+        }
+        Err(e) => session.log(Level::Error, format!("export failed: {e}")),
     }
 }

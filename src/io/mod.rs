@@ -5,6 +5,7 @@
 pub mod atomic;
 pub mod npy;
 pub mod npz;
+pub mod npz_error;
 pub mod png;
 pub mod product;
 pub mod report;

@@ -69,6 +69,17 @@ pub fn crop_to_scan(
     Some((r, t))
 }
 
+/// The phase as it is shown in the window, the PNGs and the report: rotated by the object's
+/// mean complex value (so a global offset cannot wrap the picture), and with the least-squares
+/// plane removed as well when `remove_ramp`.
+pub fn display_phase(object: &Array2<Complex32>, remove_ramp: bool) -> Array2<f32> {
+    if remove_ramp {
+        flattened_phase(object)
+    } else {
+        crate::data::reconstruction::mean_rotated_phase(object)
+    }
+}
+
 /// The phase of `image` after rotating it by its mean complex value (so a global offset cannot
 /// wrap), then with the least-squares plane a + b·x + c·y removed.
 pub fn flattened_phase(image: &Array2<Complex32>) -> Array2<f32> {

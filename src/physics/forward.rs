@@ -57,6 +57,19 @@ impl ForwardModel {
         }
     }
 
+    /// The same model with the merge off: each channel diffracts its own patch.
+    pub fn unmerged(&self) -> Self {
+        Self {
+            merge: MergeMode::Off,
+            ..self.clone()
+        }
+    }
+
+    /// Whether channels are merged before diffraction.
+    pub fn merges(&self) -> bool {
+        self.merge != MergeMode::Off
+    }
+
     /// Pattern size N.
     pub fn n(&self) -> usize {
         self.dft.n()

@@ -102,6 +102,12 @@ pub struct LossWeights {
     pub mae: f32,
     /// Total variation.
     pub tv: f32,
+    /// Poisson NLL of each pattern against its own predicted patch alone, before any merge
+    /// (only where the forward model merges overlapping patches: overlap groups, gridsize > 1).
+    /// The merged term makes neighbours agree; this one lets each patch explain its pattern
+    /// from the first steps, before they agree.
+    #[serde(default)]
+    pub own_patch_nll: f32,
 }
 
 impl Default for LossWeights {
@@ -110,6 +116,7 @@ impl Default for LossWeights {
             nll: 1.0,
             mae: 0.0,
             tv: 0.0,
+            own_patch_nll: 0.0,
         }
     }
 }

@@ -6,6 +6,9 @@ use crate::physics::MergeMode;
 use crate::physics::loss::LossWeights;
 use crate::physics::merge::MergeWeights;
 
+/// The widest network a configuration may ask for (see [`TrainConfig::validate`]).
+pub const MAX_FILTERS_SCALE: usize = 16;
+
 /// Which loss early stopping watches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -14,6 +17,28 @@ pub enum Monitor {
     Train,
     /// The validation loss.
     Validation,
+}
+
+/// Adam's moment decays and ε (physics.md §5: Keras's defaults, ε = 1e-7; PyTorch's ε is 1e-8).
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct AdamSettings {
+    /// Decay of the first moment (the gradient's running mean).
+    pub beta_1: f32,
+    /// Decay of the second moment (the squared gradient's running mean).
+    pub beta_2: f32,
+    /// Added to the second moment's square root in the step's denominator.
+    pub epsilon: f32,
+}
+
+impl Default for AdamSettings {
+    fn default() -> Self {
+        Self {
+            beta_1: 0.9,
+            beta_2: 0.999,
+            epsilon: 1e-7,
+        }
+    }
 }
 
 /// Everything that decides a training run. Serialised into the model directory's `config.json`;
@@ -58,6 +83,8 @@ pub struct TrainConfig {
     pub nepochs: usize,
     /// Adam's starting learning rate.
     pub learning_rate: f64,
+    /// Adam's β₁, β₂ and ε.
+    pub adam: AdamSettings,
     /// Optimiser steps over which the learning rate ramps linearly from learning_rate / steps
     /// up to learning_rate (0: no warm-up). Adam's first steps move every weight by about the
     /// full rate at once; without a ramp they switch off a third of the ReLU units before the
@@ -100,6 +127,7 @@ impl Default for TrainConfig {
             batch_size: 16,
             nepochs: 50,
             learning_rate: 1e-3,
+            adam: AdamSettings::default(),
             warmup_steps: 0,
             min_learning_rate: 1e-4,
             plateau_factor: 0.5,
@@ -154,8 +182,14 @@ impl TrainConfig {
                 "gridsize > 1 needs object_big (one patch per channel)",
             );
         }
-        if self.n_filters_scale == 0 {
-            return bad("n_filters_scale", &self.n_filters_scale, "must be ≥ 1");
+        if !(1..=MAX_FILTERS_SCALE).contains(&self.n_filters_scale) {
+            // The parameters grow as its square: 16 is 150 M of them at N = 64, far past any
+            // network the reference trains (it uses 2), and still within memory.
+            return bad(
+                "n_filters_scale",
+                &self.n_filters_scale,
+                "must be in 1..=16",
+            );
         }
         if self.batch_size == 0 {
             return bad("batch_size", &self.batch_size, "must be ≥ 1");
@@ -165,6 +199,16 @@ impl TrainConfig {
         }
         if !(self.learning_rate.is_finite() && self.learning_rate > 0.0) {
             return bad("learning_rate", &self.learning_rate, "must be > 0");
+        }
+        let adam = self.adam;
+        if !(0.0..1.0).contains(&adam.beta_1) {
+            return bad("adam.beta_1", &adam.beta_1, "must be in [0, 1)");
+        }
+        if !(0.0..1.0).contains(&adam.beta_2) {
+            return bad("adam.beta_2", &adam.beta_2, "must be in [0, 1)");
+        }
+        if !(adam.epsilon.is_finite() && adam.epsilon > 0.0) {
+            return bad("adam.epsilon", &adam.epsilon, "must be > 0");
         }
         if !(self.min_learning_rate.is_finite() && self.min_learning_rate >= 0.0) {
             return bad("min_learning_rate", &self.min_learning_rate, "must be ≥ 0");
@@ -183,7 +227,7 @@ impl TrainConfig {
             return bad("nphotons", &self.nphotons, "must be > 0");
         }
         let w = self.loss;
-        if [w.nll, w.mae, w.tv]
+        if [w.nll, w.mae, w.tv, w.own_patch_nll]
             .iter()
             .any(|v| !v.is_finite() || *v < 0.0)
         {
@@ -296,5 +340,25 @@ mod tests {
         .validate()
         .unwrap_err();
         assert!(e.to_string().contains("batch_size"));
+        let e = TrainConfig {
+            adam: AdamSettings {
+                beta_2: 1.0,
+                ..AdamSettings::default()
+            },
+            ..TrainConfig::default()
+        }
+        .validate()
+        .unwrap_err();
+        assert_eq!(e.field, "adam.beta_2");
+    }
+
+    #[test]
+    fn a_config_json_without_adam_settings_gets_the_keras_ones() {
+        let old: TrainConfig = serde_json::from_str(r#"{"n": 64}"#).unwrap();
+        assert_eq!(old.adam, AdamSettings::default());
+        assert_eq!(old.adam.epsilon, 1e-7);
+        let partial: TrainConfig = serde_json::from_str(r#"{"adam": {"epsilon": 1e-8}}"#).unwrap();
+        assert_eq!(partial.adam.beta_1, 0.9);
+        assert_eq!(partial.adam.epsilon, 1e-8);
     }
 }

@@ -2,8 +2,8 @@
 
 use std::path::Path;
 
+use super::error::TrainError;
 use super::events::EpochRecord;
-use super::run::TrainError;
 use crate::io::atomic::write_atomic;
 
 /// `metrics.csv`: one row per epoch, rewritten whole (atomically) after every epoch.

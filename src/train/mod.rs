@@ -4,6 +4,7 @@
 
 pub mod bundle;
 pub mod config;
+pub mod error;
 pub mod events;
 pub mod metrics_log;
 pub mod preview;
@@ -11,8 +12,11 @@ pub mod probe_check;
 pub mod run;
 pub mod schedule;
 pub mod split;
+mod start;
+mod step;
 
 pub use bundle::{BundleError, ModelBundle, resolve_model_dir};
-pub use config::{Monitor, TrainConfig};
+pub use config::{AdamSettings, Monitor, TrainConfig};
+pub use error::TrainError;
 pub use events::{EpochRecord, EventSender, HostImage, RunInfo, StopReason, TrainEvent};
-pub use run::{TrainControl, TrainError, TrainOutcome, train};
+pub use run::{TrainControl, TrainOutcome, train};

@@ -8,25 +8,27 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use burn::module::Module;
-use burn::optim::{AdamConfig, GradientsParams};
+use burn::optim::GradientsParams;
 use burn::prelude::*;
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 
-use super::bundle::{BundleError, Manifest, ModelBundle};
-use super::config::{ConfigError, TrainConfig};
+use super::bundle::{Manifest, ModelBundle};
+use super::config::TrainConfig;
+use super::error::TrainError;
 use super::events::{EpochRecord, EventSender, RunInfo, StopReason, TrainEvent};
 use super::metrics_log::write_metrics_csv;
 use super::preview::Preview;
 use super::schedule::Schedule;
-use super::split::{GroupSet, Splits};
-use crate::data::{Dataset, DatasetError};
-use crate::infer::predict::{InferError, to_tensor};
+use super::split::Splits;
+use super::start::{check_resume, start_network};
+use super::step::{Setup, mean};
+use crate::data::Dataset;
 use crate::model::PinnNet;
-use crate::physics::loss::{amplitude_mae, poisson_deviance, total_variation};
+use crate::physics::ForwardModel;
+use crate::physics::forward::intensity_scale;
 use crate::physics::probe::normalize_probe;
-use crate::physics::{CTensor, ForwardModel, forward::intensity_scale};
 
 /// How a run is driven and where it writes; not part of the model.
 #[derive(Debug)]
@@ -68,170 +70,6 @@ pub struct TrainOutcome {
     pub bundle: ModelBundle,
     /// Why training ended.
     pub reason: StopReason,
-}
-
-/// Errors of a training run.
-#[derive(Debug, thiserror::Error)]
-pub enum TrainError {
-    /// A bad setting.
-    #[error(transparent)]
-    Config(#[from] ConfigError),
-    /// Bad or unsuitable data.
-    #[error(transparent)]
-    Data(#[from] DatasetError),
-    /// Data that do not fit the configuration or each other.
-    #[error("{0}")]
-    Mismatch(String),
-    /// Saving the model.
-    #[error(transparent)]
-    Bundle(#[from] BundleError),
-    /// Running the network.
-    #[error(transparent)]
-    Infer(#[from] InferError),
-    /// Writing `metrics.csv`.
-    #[error("{path}: {source}")]
-    Io {
-        /// The file.
-        path: PathBuf,
-        /// The cause.
-        source: std::io::Error,
-    },
-    /// The optimiser state of a resumed model.
-    #[error("cannot restore the optimiser state: {0}")]
-    Optimizer(String),
-}
-
-/// The loss of one batch (a tensor on the batch's device) and the constant that makes it the full
-/// Poisson negative log-likelihood per pixel, λ − k·ln λ + lnΓ(k + 1).
-struct BatchLoss {
-    loss: Tensor<1>,
-    constant: f64,
-}
-
-/// Everything fixed during a run.
-struct Setup<'a> {
-    config: &'a TrainConfig,
-    forward: ForwardModel,
-    splits: Splits<'a>,
-}
-
-impl Setup<'_> {
-    /// The weighted loss of `rows` of `set` through `network`, on `device`.
-    fn batch_loss(
-        &self,
-        network: &PinnNet,
-        set: &GroupSet<'_>,
-        rows: &[usize],
-        device: &Device,
-    ) -> BatchLoss {
-        let weights = self.config.loss;
-        let x = to_tensor(&set.inputs(rows), device); // [b, c, n, n]
-        let coords = set.groups.coords_relative_rows(rows);
-        let (amplitude, phase) = network.forward(x.clone());
-        let object = CTensor::new(
-            amplitude.clone() * phase.clone().cos(),
-            amplitude * phase.sin(),
-        );
-        let s = self.forward.intensity_scale();
-        let mut loss = Tensor::<1>::zeros([1], device);
-        if weights.nll > 0.0 {
-            let predicted = self.forward.intensity(&object, &coords);
-            let observed = x.clone().powf_scalar(2.0).mul_scalar(s * s);
-            loss = loss + poisson_deviance(predicted, observed).mul_scalar(weights.nll);
-        }
-        if weights.mae > 0.0 {
-            let predicted = self.forward.amplitude(&object, &coords);
-            loss = loss + amplitude_mae(predicted, x).mul_scalar(weights.mae);
-        }
-        if weights.tv > 0.0 {
-            loss = loss + total_variation(&object).mul_scalar(weights.tv);
-        }
-        BatchLoss {
-            loss,
-            constant: f64::from(weights.nll) * set.offset_mean(rows),
-        }
-    }
-
-    /// Mean loss over `set` with the network in inference mode (NaN for an empty set).
-    fn evaluate(&self, network: &PinnNet, set: &GroupSet<'_>, device: &Device) -> f64 {
-        let network = network.valid();
-        let (mut total, mut count) = (0.0, 0usize);
-        for rows in set.rows.chunks(self.config.batch_size) {
-            let batch = self.batch_loss(&network, set, rows, device);
-            let value = f64::from(batch.loss.into_scalar::<f32>());
-            total += (value + batch.constant) * rows.len() as f64;
-            count += rows.len();
-        }
-        mean(total, count)
-    }
-}
-
-/// Checks that a resumed model fits the configuration and the data.
-fn check_resume(config: &TrainConfig, bundle: &ModelBundle) -> Result<(), TrainError> {
-    let old = &bundle.manifest.config;
-    let same = old.n == config.n
-        && old.gridsize == config.gridsize
-        && old.n_filters_scale == config.n_filters_scale
-        && old.object_big == config.object_big
-        && old.probe_big == config.probe_big;
-    if same {
-        Ok(())
-    } else {
-        Err(TrainError::Mismatch(format!(
-            "cannot resume: the model was trained with N {}, gridsize {}, n_filters_scale {}; \
-             this run asks for N {}, gridsize {}, n_filters_scale {}",
-            old.n,
-            old.gridsize,
-            old.n_filters_scale,
-            config.n,
-            config.gridsize,
-            config.n_filters_scale
-        )))
-    }
-}
-
-/// The seeded Glorot initial weights, drawn on the CPU whatever device trains, so one seed gives
-/// the same starting network on every backend. Serialised by a lock because the CPU backend's
-/// seed is process-wide.
-fn initial_weights(config: &TrainConfig) -> burn::store::ModuleRecord {
-    static INIT: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    let _guard = INIT
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    let cpu = Device::flex();
-    cpu.seed(config.seed);
-    config.network().init(&cpu).into_record()
-}
-
-/// The model and optimiser a run starts from.
-fn start_network(
-    config: &TrainConfig,
-    resume: Option<&ModelBundle>,
-    device: &Device,
-) -> Result<(PinnNet, burn::optim::ModuleOptimizer), TrainError> {
-    let autodiff = device.clone().autodiff();
-    let mut optimizer = AdamConfig::new()
-        .with_beta_1(0.9)
-        .with_beta_2(0.999)
-        .with_epsilon(1e-7)
-        .init();
-    let record = match resume {
-        None => initial_weights(config),
-        Some(bundle) => {
-            if let Some(bytes) = &bundle.optimizer {
-                optimizer = optimizer
-                    .from_bytes(burn::tensor::Bytes::from_bytes_vec(bytes.clone()))
-                    .map_err(|e| TrainError::Optimizer(e.to_string()))?;
-            }
-            bundle.network.clone().into_record()
-        }
-    };
-    let network = config
-        .network()
-        .init(&autodiff)
-        .try_load_record(record)
-        .map_err(|e| TrainError::Optimizer(e.to_string()))?;
-    Ok((network, optimizer))
 }
 
 /// Trains on `train_data` (validating on `test_data`, or on a held-out fraction of the training
@@ -339,15 +177,24 @@ impl RunState {
     }
 }
 
-/// Runs one epoch's optimiser steps. Returns the mean training loss and the patterns seen, or
-/// `None` when stopped or diverged.
+/// What one pass over the training groups did.
+struct EpochPass {
+    /// Mean training loss per pixel (full negative log-likelihood) over the groups seen.
+    train_loss: f64,
+    /// Groups the optimiser stepped on.
+    groups_seen: usize,
+    /// Why the pass ended early (stopped, diverged), if it did.
+    interrupted: Option<StopReason>,
+}
+
+/// Runs one epoch's optimiser steps.
 fn train_epoch(
     setup: &Setup<'_>,
     state: &mut RunState,
     epoch: usize,
     device: &Device,
     control: &TrainControl,
-) -> (f64, usize, Option<StopReason>) {
+) -> EpochPass {
     let config = setup.config;
     let autodiff = device.clone().autodiff();
     let set = &setup.splits.train;
@@ -359,12 +206,20 @@ fn train_epoch(
     for (i, chunk) in rows.chunks(config.batch_size).enumerate() {
         let step = (epoch - 1) * batches + i + 1;
         if control.stop.load(Ordering::SeqCst) {
-            return (mean(total, count), count, Some(StopReason::Stopped));
+            return EpochPass {
+                train_loss: mean(total, count),
+                groups_seen: count,
+                interrupted: Some(StopReason::Stopped),
+            };
         }
         let batch = setup.batch_loss(&state.network, set, chunk, &autodiff);
         let value = f64::from(batch.loss.clone().into_scalar::<f32>());
         if !value.is_finite() {
-            return (value, count, Some(StopReason::Diverged));
+            return EpochPass {
+                train_loss: value,
+                groups_seen: count,
+                interrupted: Some(StopReason::Diverged),
+            };
         }
         let grads = GradientsParams::from_grads(batch.loss.backward(), &state.network);
         let network = state.network.clone();
@@ -382,7 +237,11 @@ fn train_epoch(
             loss: value + batch.constant,
         });
     }
-    (mean(total, count), count, None)
+    EpochPass {
+        train_loss: mean(total, count),
+        groups_seen: count,
+        interrupted: None,
+    }
 }
 
 /// The learning rate of optimiser step `step` (1-based): `rate` ramped linearly over the first
@@ -392,14 +251,6 @@ fn warmed_up(config: &TrainConfig, rate: f64, step: usize) -> f64 {
         rate
     } else {
         rate * (step as f64 / config.warmup_steps as f64).min(1.0)
-    }
-}
-
-fn mean(total: f64, count: usize) -> f64 {
-    if count == 0 {
-        f64::NAN
-    } else {
-        total / count as f64
     }
 }
 
@@ -435,7 +286,11 @@ fn run_epochs(
     for epoch in first_epoch..=config.nepochs {
         let started = Instant::now();
         let learning_rate = state.schedule.learning_rate;
-        let (train_loss, seen, interrupted) = train_epoch(setup, state, epoch, device, control);
+        let EpochPass {
+            train_loss,
+            groups_seen,
+            interrupted,
+        } = train_epoch(setup, state, epoch, device, control);
         let train_secs = started.elapsed().as_secs_f64();
         if let Some(why) = interrupted {
             reason = why;
@@ -462,7 +317,7 @@ fn run_epochs(
             val_loss,
             learning_rate,
             duration_secs,
-            patterns_per_s: (seen * channels) as f64 / train_secs.max(1e-9),
+            patterns_per_s: (groups_seen * channels) as f64 / train_secs.max(1e-9),
         };
         state.history.push(record.clone());
         state.last_good = Some(state.network.valid());

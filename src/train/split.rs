@@ -8,7 +8,7 @@ use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 
 use super::config::TrainConfig;
-use super::run::TrainError;
+use super::error::TrainError;
 use crate::data::grouping::Groups;
 use crate::data::{Dataset, DatasetError};
 use crate::physics::forward::intensity_scale;

@@ -8,11 +8,11 @@ use num_complex::Complex32;
 
 use super::PaneCtx;
 use crate::gui::command::Command;
-use crate::gui::export::display_phase;
 use crate::gui::session::{ObjectView, Session, Versioned};
 use crate::gui::widgets::colormap::real_image;
 use crate::gui::widgets::image_view::{BarKind, ColorBar, ImageView};
 use crate::io::png::{ColorMap, finite_range};
+use crate::metrics::align::display_phase;
 use crate::metrics::evaluate::ChannelScores;
 
 /// Amplitude and phase views of one object.
@@ -62,7 +62,7 @@ impl ObjectPair {
         self.phase.update(ui.ctx(), key, || {
             real_image(
                 &display_phase(&view.object, remove_ramp),
-                ColorMap::Sinebow,
+                ColorMap::PhaseCyclic,
                 (-pi, pi),
             )
         });

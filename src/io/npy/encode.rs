@@ -2,7 +2,8 @@
 
 use num_complex::{Complex32, Complex64};
 
-use super::MAGIC;
+/// Every `.npy` file starts with these bytes.
+pub(super) const MAGIC: &[u8] = b"\x93NUMPY";
 
 /// Element types that can be written to `.npy`.
 pub trait NpyElement: Copy {

@@ -13,9 +13,6 @@ pub use parse::parse_npy;
 use ndarray::ArrayD;
 use num_complex::{Complex32, Complex64};
 
-/// Every `.npy` file starts with these bytes.
-const MAGIC: &[u8] = b"\x93NUMPY";
-
 /// One decoded array. Every numeric dtype NumPy writes for our files is kept as it is; the
 /// accessors convert.
 #[derive(Debug, Clone, PartialEq)]
@@ -144,7 +141,7 @@ impl NpyArray {
 mod tests {
     use super::encode::header_bytes;
     use super::*;
-    use crate::io::npz::NpzError;
+    use crate::io::npz_error::NpzError;
     use ndarray::array;
 
     #[test]

@@ -3,8 +3,9 @@
 use ndarray::{ArrayD, IxDyn, ShapeBuilder};
 use num_complex::{Complex32, Complex64};
 
-use super::{MAGIC, NpyArray, NpyData};
-use crate::io::npz::NpzError;
+use super::encode::MAGIC;
+use super::{NpyArray, NpyData};
+use crate::io::npz_error::NpzError;
 
 /// Element kinds a dtype string can name.
 #[derive(Debug, Clone, Copy)]

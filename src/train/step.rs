@@ -1,0 +1,103 @@
+//! What one optimiser step computes, apart from the loop that takes the steps: the weighted loss
+//! of a batch of groups through the network and the forward model (physics.md §4), and the mean
+//! loss over a set with the network in inference mode.
+
+use burn::module::Module;
+use burn::prelude::*;
+
+use super::config::TrainConfig;
+use super::split::{GroupSet, Splits};
+use crate::infer::predict::to_tensor;
+use crate::model::PinnNet;
+use crate::physics::loss::{amplitude_mae, poisson_deviance, total_variation};
+use crate::physics::{CTensor, ForwardModel};
+
+/// The loss of one batch (a tensor on the batch's device) and the constant that makes it the full
+/// Poisson negative log-likelihood per pixel, λ − k·ln λ + lnΓ(k + 1).
+pub(crate) struct BatchLoss {
+    /// The weighted loss the optimiser minimises.
+    pub loss: Tensor<1>,
+    /// The per-pixel constant the loss leaves out.
+    pub constant: f64,
+}
+
+/// Everything fixed during a run: the settings, the forward model and the groups.
+pub(crate) struct Setup<'a> {
+    /// The run's settings.
+    pub config: &'a TrainConfig,
+    /// The differentiable forward model with the run's probe.
+    pub forward: ForwardModel,
+    /// The training and validation groups.
+    pub splits: Splits<'a>,
+}
+
+impl Setup<'_> {
+    /// The weighted loss of `rows` of `set` through `network`, on `device`.
+    pub fn batch_loss(
+        &self,
+        network: &PinnNet,
+        set: &GroupSet<'_>,
+        rows: &[usize],
+        device: &Device,
+    ) -> BatchLoss {
+        let weights = self.config.loss;
+        let x = to_tensor(&set.inputs(rows), device); // [b, c, n, n]
+        let coords = set.groups.coords_relative_rows(rows);
+        let (amplitude, phase) = network.forward(x.clone());
+        let object = CTensor::new(
+            amplitude.clone() * phase.clone().cos(),
+            amplitude * phase.sin(),
+        );
+        let s = self.forward.intensity_scale();
+        let mut loss = Tensor::<1>::zeros([1], device);
+        let own_patch = if self.forward.merges() {
+            weights.own_patch_nll
+        } else {
+            0.0
+        };
+        if weights.nll > 0.0 || own_patch > 0.0 {
+            let observed = x.clone().powf_scalar(2.0).mul_scalar(s * s);
+            if weights.nll > 0.0 {
+                let predicted = self.forward.intensity(&object, &coords);
+                loss = loss + poisson_deviance(predicted, observed.clone()).mul_scalar(weights.nll);
+            }
+            if own_patch > 0.0 {
+                let predicted = self.forward.unmerged().intensity(&object, &coords);
+                loss = loss + poisson_deviance(predicted, observed).mul_scalar(own_patch);
+            }
+        }
+        if weights.mae > 0.0 {
+            let predicted = self.forward.amplitude(&object, &coords);
+            loss = loss + amplitude_mae(predicted, x).mul_scalar(weights.mae);
+        }
+        if weights.tv > 0.0 {
+            loss = loss + total_variation(&object).mul_scalar(weights.tv);
+        }
+        BatchLoss {
+            loss,
+            constant: f64::from(weights.nll + own_patch) * set.offset_mean(rows),
+        }
+    }
+
+    /// Mean loss over `set` with the network in inference mode (NaN for an empty set).
+    pub fn evaluate(&self, network: &PinnNet, set: &GroupSet<'_>, device: &Device) -> f64 {
+        let network = network.valid();
+        let (mut total, mut count) = (0.0, 0usize);
+        for rows in set.rows.chunks(self.config.batch_size) {
+            let batch = self.batch_loss(&network, set, rows, device);
+            let value = f64::from(batch.loss.into_scalar::<f32>());
+            total += (value + batch.constant) * rows.len() as f64;
+            count += rows.len();
+        }
+        mean(total, count)
+    }
+}
+
+/// `total / count`, NaN when nothing was counted.
+pub(crate) fn mean(total: f64, count: usize) -> f64 {
+    if count == 0 {
+        f64::NAN
+    } else {
+        total / count as f64
+    }
+}
