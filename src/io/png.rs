@@ -1,5 +1,5 @@
 //! PNG images of real maps with a labelled colour bar: amplitude in a perceptual sequential map
-//! (viridis), phase in a cyclic map (sinebow) fixed to [−π, π].
+//! (viridis), phase in a perceptually uniform cyclic map (CET-C3, white at 0) fixed to [−π, π].
 
 use std::f32::consts::PI;
 use std::path::Path;
@@ -37,22 +37,71 @@ pub enum PngError {
 /// A colour map.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ColorMap {
-    /// Perceptual sequential (amplitude).
+    /// Perceptually uniform sequential (amplitude): viridis.
     Viridis,
-    /// Cyclic (phase).
-    Sinebow,
+    /// Perceptually uniform cyclic (phase): CET-C3 (white–red–black–blue, from colorcet) half a
+    /// turn round, so a phase of 0 is white, +π/2 red, ±π black and −π/2 blue: a small phase
+    /// reads as a tint on white, as on a diverging map, and the map still closes at ±π.
+    PhaseCyclic,
+    /// Perceptually uniform cyclic at constant lightness (the hue of domain colouring, where
+    /// brightness carries the amplitude): CET-C10, colorcet's `cyclic_isoluminant`.
+    CyclicIsoluminant,
 }
 
 impl ColorMap {
     /// The colour at `t` ∈ [0, 1].
     pub fn at(self, t: f32) -> [u8; 3] {
-        let t = f64::from(t.clamp(0.0, 1.0));
-        let c = match self {
-            Self::Viridis => colorous::VIRIDIS.eval_continuous(t),
-            Self::Sinebow => colorous::SINEBOW.eval_continuous(t),
-        };
-        [c.r, c.g, c.b]
+        let t = t.clamp(0.0, 1.0);
+        match self {
+            Self::Viridis => {
+                let c = colorous::VIRIDIS.eval_continuous(f64::from(t));
+                [c.r, c.g, c.b]
+            }
+            Self::PhaseCyclic => cyclic_at(phase_table(), (t + 0.5).fract()),
+            Self::CyclicIsoluminant => cyclic_at(isoluminant(), t),
+        }
     }
+}
+
+/// The colorcet table called `name`, as RGB in [0, 1]. Falls back to a grey cycle should the
+/// crate ever drop the name (a test checks both names are there).
+fn colorcet_table(name: &str) -> Vec<[f32; 3]> {
+    name.parse::<colorcet::ColorMap>().map_or_else(
+        |_| {
+            (0..256)
+                .map(|i| {
+                    let v = 0.5 - 0.4 * (2.0 * PI * i as f32 / 256.0).cos();
+                    [v, v, v]
+                })
+                .collect()
+        },
+        |map| map.get_rgb_float::<f32>(),
+    )
+}
+
+fn phase_table() -> &'static [[f32; 3]] {
+    static TABLE: std::sync::OnceLock<Vec<[f32; 3]>> = std::sync::OnceLock::new();
+    TABLE.get_or_init(|| colorcet_table("cet_c3"))
+}
+
+fn isoluminant() -> &'static [[f32; 3]] {
+    static TABLE: std::sync::OnceLock<Vec<[f32; 3]>> = std::sync::OnceLock::new();
+    TABLE.get_or_init(|| colorcet_table("cyclic_isoluminant"))
+}
+
+/// A cyclic table at `t` ∈ [0, 1], interpolated linearly between entries, with t = 1 the same
+/// colour as t = 0.
+fn cyclic_at(table: &[[f32; 3]], t: f32) -> [u8; 3] {
+    let len = table.len();
+    if len == 0 {
+        return [0, 0, 0];
+    }
+    let x = t * len as f32;
+    let i = (x.floor() as usize).min(len - 1);
+    let f = x - i as f32;
+    let (a, b) = (table[i], table[(i + 1) % len]);
+    let channel = |k: usize| ((a[k] + f * (b[k] - a[k])).clamp(0.0, 1.0) * 255.0).round() as u8;
+    [channel(0), channel(1), channel(2)]
 }
 
 /// One labelled tick of a colour bar: value and text.
@@ -193,7 +242,7 @@ pub fn render_amplitude(amplitude: &ArrayRef2<f32>) -> Result<RgbImage, PngError
     render(amplitude, ColorMap::Viridis, (lo, hi), &ticks)
 }
 
-/// A phase map: sinebow fixed to [−π, π], ticks at −π, −π/2, 0, π/2, π.
+/// A phase map: [`ColorMap::PhaseCyclic`] fixed to [−π, π], ticks at −π, −π/2, 0, π/2, π.
 pub fn render_phase(phase: &ArrayRef2<f32>) -> Result<RgbImage, PngError> {
     let ticks: Vec<Tick> = [
         (-PI, "−π"),
@@ -205,7 +254,7 @@ pub fn render_phase(phase: &ArrayRef2<f32>) -> Result<RgbImage, PngError> {
     .into_iter()
     .map(|(v, t)| (v, format!("{t} rad")))
     .collect();
-    render(phase, ColorMap::Sinebow, (-PI, PI), &ticks)
+    render(phase, ColorMap::PhaseCyclic, (-PI, PI), &ticks)
 }
 
 /// Writes an amplitude map ([`render_amplitude`]).
@@ -269,7 +318,43 @@ mod tests {
     }
 
     #[test]
-    fn sinebow_is_cyclic() {
-        assert_eq!(ColorMap::Sinebow.at(0.0), ColorMap::Sinebow.at(1.0));
+    fn the_phase_maps_are_cyclic_and_come_from_colorcet() {
+        for map in [ColorMap::PhaseCyclic, ColorMap::CyclicIsoluminant] {
+            assert_eq!(map.at(0.0), map.at(1.0), "{map:?} closes its cycle");
+        }
+        assert!("cet_c3".parse::<colorcet::ColorMap>().is_ok());
+        assert!("cyclic_isoluminant".parse::<colorcet::ColorMap>().is_ok());
+        // t = (φ + π) / 2π: white at φ = 0, black at ±π, red at +π/2, blue at −π/2.
+        let sum = |c: [u8; 3]| c.iter().map(|&v| u32::from(v)).sum::<u32>();
+        let (zero, pi) = (ColorMap::PhaseCyclic.at(0.5), ColorMap::PhaseCyclic.at(0.0));
+        assert!(sum(zero) > 600 && sum(pi) < 150, "{zero:?} {pi:?}");
+        let [r, _, b] = ColorMap::PhaseCyclic.at(0.75);
+        assert!(r > 2 * u8::max(b, 1), "red above zero");
+        let [r, _, b] = ColorMap::PhaseCyclic.at(0.25);
+        assert!(b > 2 * u8::max(r, 1), "blue below zero");
+    }
+
+    /// The isoluminant map keeps its lightness: the Rec. 709 luma varies little around the cycle.
+    #[test]
+    fn the_isoluminant_map_keeps_its_lightness() {
+        let luma = |[r, g, b]: [u8; 3]| {
+            0.2126 * f32::from(r) + 0.7152 * f32::from(g) + 0.0722 * f32::from(b)
+        };
+        let values: Vec<f32> = (0..64)
+            .map(|i| luma(ColorMap::CyclicIsoluminant.at(i as f32 / 64.0)))
+            .collect();
+        let (lo, hi) = values
+            .iter()
+            .fold((f32::MAX, f32::MIN), |(l, h), &v| (l.min(v), h.max(v)));
+        assert!(hi - lo < 40.0, "luma {lo}..{hi}");
+        let phase: Vec<f32> = (0..64)
+            .map(|i| luma(ColorMap::PhaseCyclic.at(i as f32 / 64.0)))
+            .collect();
+        let spread = phase.iter().fold(0.0f32, |m, &v| m.max(v))
+            - phase.iter().fold(f32::MAX, |m, &v| m.min(v));
+        assert!(
+            spread > 100.0,
+            "the phase map's lightness carries the phase: {spread}"
+        );
     }
 }

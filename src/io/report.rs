@@ -16,7 +16,7 @@ use super::png::{PngError, draw_text_px, render_amplitude, render_phase, save};
 pub enum ReportMap {
     /// Viridis over the map's own range.
     Amplitude,
-    /// Sinebow fixed to [−π, π].
+    /// CET-C3 with white at 0, fixed to [−π, π].
     Phase,
 }
 

@@ -87,7 +87,11 @@ impl ProbePane {
                     range: (-pi, pi),
                     title: "arg P (rad)".into(),
                 });
-                real_image(&probe.mapv(Complex32::arg), ColorMap::Sinebow, (-pi, pi))
+                real_image(
+                    &probe.mapv(Complex32::arg),
+                    ColorMap::PhaseCyclic,
+                    (-pi, pi),
+                )
             }
             ProbeView::Complex => {
                 let pi = std::f32::consts::PI;

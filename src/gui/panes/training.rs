@@ -246,7 +246,7 @@ impl TrainingPane {
         self.amplitude_range = range;
         let pi = std::f32::consts::PI;
         self.phase.update(ui.ctx(), (version, 0), || {
-            real_image(phase, ColorMap::Sinebow, (-pi, pi))
+            real_image(phase, ColorMap::PhaseCyclic, (-pi, pi))
         });
         ui.label(RichText::new(format!("Preview after epoch {epoch} (central groups)")).strong());
         let w = (ui.available_width() / 2.0 - 8.0).max(120.0);

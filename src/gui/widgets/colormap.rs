@@ -1,5 +1,6 @@
-//! Arrays to egui images: amplitude in viridis (perceptual), phase in sinebow (cyclic, fixed to
-//! [−π, π]), complex values in domain colouring (hue = phase, brightness = amplitude). The same
+//! Arrays to egui images: amplitude in viridis (perceptual), phase in CET-C3 (perceptually
+//! uniform and cyclic, white at 0, fixed to [−π, π]), complex values in domain colouring (hue =
+//! phase in CET's cyclic isoluminant map, brightness = amplitude). The same
 //! maps as the exported PNGs ([`crate::io::png::ColorMap`]).
 
 use std::f32::consts::PI;
@@ -17,10 +18,12 @@ const LUT_SIZE: usize = 1024;
 /// The map sampled at `LUT_SIZE` points over [0, 1].
 fn lut(map: ColorMap) -> &'static [Color32] {
     static VIRIDIS: OnceLock<Vec<Color32>> = OnceLock::new();
-    static SINEBOW: OnceLock<Vec<Color32>> = OnceLock::new();
+    static PHASE: OnceLock<Vec<Color32>> = OnceLock::new();
+    static ISOLUMINANT: OnceLock<Vec<Color32>> = OnceLock::new();
     let cell = match map {
         ColorMap::Viridis => &VIRIDIS,
-        ColorMap::Sinebow => &SINEBOW,
+        ColorMap::PhaseCyclic => &PHASE,
+        ColorMap::CyclicIsoluminant => &ISOLUMINANT,
     };
     cell.get_or_init(|| {
         (0..LUT_SIZE)
@@ -61,7 +64,7 @@ pub fn complex_image(values: &ArrayRef2<Complex32>) -> ColorImage {
     let (rows, cols) = values.dim();
     let peak = values.iter().map(|c| c.norm()).fold(0.0f32, f32::max);
     let scale = if peak > 0.0 { 1.0 / peak } else { 0.0 };
-    let table = lut(ColorMap::Sinebow);
+    let table = lut(ColorMap::CyclicIsoluminant);
     let pixels = values
         .iter()
         .map(|c| {

@@ -204,7 +204,8 @@ fn scale_bar(ui: &egui::Ui, image: Rect, pixel_size_m: f64) {
 fn bar_color(kind: &BarKind, t: f32) -> Color32 {
     let map = match kind {
         BarKind::Linear(m) | BarKind::Log(m) => *m,
-        BarKind::Phase | BarKind::Complex => ColorMap::Sinebow,
+        BarKind::Phase => ColorMap::PhaseCyclic,
+        BarKind::Complex => ColorMap::CyclicIsoluminant,
     };
     let [r, g, b] = map.at(t);
     Color32::from_rgb(r, g, b)
