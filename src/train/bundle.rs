@@ -1,7 +1,9 @@
 //! The model directory: `config.json` (the training configuration, the normalisation factor, the
 //! schedule), `model.bpk` (the network's Burn record), `probe.npz`, `history.json` and
 //! `optimizer.bpk` (Adam's moments, for `--resume`). Written to a temporary sibling directory and
-//! renamed into place, so a crash leaves the old model or the new one, never half of one.
+//! renamed into place, so a crash leaves the old model or the new one, never half of one: a
+//! process killed between moving the old directory aside and moving the new one in leaves the
+//! old one beside it, where loading finds it and the next save moves it back.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -163,15 +165,69 @@ fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> BundleError + '_ {
 }
 
 /// The model directory at `path`: `path` itself when it holds `config.json`, else `path/model`
-/// (a training run's output directory).
+/// (a training run's output directory). When a save was killed between moving the old model
+/// aside and moving the new one in, the old one (the last complete model) is found where it
+/// was moved.
 pub fn resolve_model_dir(path: &Path) -> Result<PathBuf, BundleError> {
     if path.join(CONFIG_FILE).is_file() {
-        Ok(path.to_path_buf())
-    } else if path.join("model").join(CONFIG_FILE).is_file() {
-        Ok(path.join("model"))
-    } else {
-        Err(BundleError::NotAModel(path.to_path_buf()))
+        return Ok(path.to_path_buf());
     }
+    if path.join("model").join(CONFIG_FILE).is_file() {
+        return Ok(path.join("model"));
+    }
+    [path.to_path_buf(), path.join("model")]
+        .iter()
+        .find_map(|dir| retired_copy(dir))
+        .ok_or_else(|| BundleError::NotAModel(path.to_path_buf()))
+}
+
+/// The sibling directories a save of `dir` works in: `.<name>.tmp-<pid>` (the new model being
+/// written) and `.<name>.old-<pid>` (the old one moved aside), for every process id.
+fn save_siblings(dir: &Path) -> (Vec<PathBuf>, Vec<PathBuf>) {
+    let (Some(name), Some(parent)) = (dir.file_name(), dir.parent()) else {
+        return (Vec::new(), Vec::new());
+    };
+    let name = name.to_string_lossy();
+    let parent = if parent.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        parent
+    };
+    let (staging, retired) = (format!(".{name}.tmp-"), format!(".{name}.old-"));
+    let mut found = (Vec::new(), Vec::new());
+    for entry in fs::read_dir(parent).into_iter().flatten().flatten() {
+        let file = entry.file_name().to_string_lossy().into_owned();
+        if file.starts_with(&staging) {
+            found.0.push(entry.path());
+        } else if file.starts_with(&retired) {
+            found.1.push(entry.path());
+        }
+    }
+    found
+}
+
+/// The old model an interrupted save of `dir` moved aside, when `dir` itself is gone.
+fn retired_copy(dir: &Path) -> Option<PathBuf> {
+    if dir.exists() {
+        return None;
+    }
+    save_siblings(dir)
+        .1
+        .into_iter()
+        .find(|old| old.join(CONFIG_FILE).is_file())
+}
+
+/// Undoes what a killed save of `dir` left: the old model moves back when the new one never
+/// arrived, and every staging or retired sibling goes.
+fn recover_interrupted_save(dir: &Path) -> Result<(), BundleError> {
+    if let Some(old) = retired_copy(dir) {
+        fs::rename(&old, dir).map_err(io_error(dir))?;
+    }
+    let (staging, retired) = save_siblings(dir);
+    for leftover in staging.into_iter().chain(retired) {
+        fs::remove_dir_all(&leftover).map_err(io_error(&leftover))?;
+    }
+    Ok(())
 }
 
 fn pretty_json(value: &impl serde::Serialize) -> Result<String, BundleError> {
@@ -191,6 +247,7 @@ impl ModelBundle {
             parent
         };
         fs::create_dir_all(parent).map_err(io_error(parent))?;
+        recover_interrupted_save(dir)?;
         let pid = std::process::id();
         let staging = parent.join(format!(".{name}.tmp-{pid}"));
         let retired = parent.join(format!(".{name}.old-{pid}"));
