@@ -77,3 +77,16 @@ pub fn build_device(choice: DeviceChoice, allow_software: bool) -> Result<Device
         }
     }
 }
+
+/// A short name of `device` for people (logs, model directories, reports): "CPU (Burn flex)",
+/// "GPU (Burn wgpu)", or Burn's own description of anything else.
+pub fn describe(device: &Device) -> String {
+    let debug = format!("{device:?}");
+    if debug.contains("Flex") {
+        "CPU (Burn flex)".into()
+    } else if debug.contains("Wgpu") {
+        "GPU (Burn wgpu)".into()
+    } else {
+        debug
+    }
+}

@@ -42,4 +42,5 @@ pub mod io;
 pub mod metrics;
 pub mod model;
 pub mod physics;
+pub mod report;
 pub mod train;

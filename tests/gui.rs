@@ -311,3 +311,83 @@ fn export_writes_a_png_report() {
         "the log says where it went"
     );
 }
+
+/// The window's Export and `ptychostudio report` draw the same page, byte for byte, from the
+/// same scan and model (the date fixed: the window's by its launch option, the command's by
+/// `SOURCE_DATE_EPOCH`).
+#[test]
+fn export_and_the_report_command_draw_the_same_page() {
+    use burn::prelude::Device;
+    use ptychostudio::data::{LoadOptions, load};
+    use ptychostudio::train::{TrainConfig, TrainControl, train};
+    let dir = tempfile::tempdir().unwrap();
+    let scan = write_scan(dir.path());
+    let data = load(&scan, &LoadOptions::default()).unwrap().dataset;
+    let run = dir.path().join("run");
+    let config = TrainConfig {
+        n: 64,
+        n_filters_scale: 1,
+        n_groups: 12,
+        batch_size: 4,
+        nepochs: 2,
+        early_stopping_patience: 0,
+        seed: 4,
+        ..TrainConfig::default()
+    };
+    let control = TrainControl {
+        output_dir: Some(run.clone()),
+        ..TrainControl::default()
+    };
+    train(&data, None, &config, &Device::flex(), &control, None).unwrap();
+    let model = run.join("model");
+    let when_secs = 1_800_000_000u64;
+
+    let launch = LaunchOptions {
+        file: Some(scan.clone()),
+        runs_dir: Some(dir.path().join("runs")),
+        report_time: Some(std::time::UNIX_EPOCH + Duration::from_secs(when_secs)),
+        ..LaunchOptions::default()
+    };
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1280.0, 860.0))
+        .build_eframe(move |cc| PtychoApp::new(cc, launch));
+    h.state_mut().state.device = DeviceChoice::Cpu;
+    step_until(&mut h, "the scan to load", loaded);
+    h.state_mut().push(Command::LoadModel(model.clone()));
+    step_until(&mut h, "the model", |app| app.session.model.is_some());
+    h.state_mut().push(Command::Reconstruct);
+    step_until(&mut h, "the reconstruction", |app| {
+        app.session.reconstructing.is_none() && app.session.metrics.is_some()
+    });
+    let exported = dir.path().join("export");
+    h.state_mut().push(Command::ExportReport(exported.clone()));
+    step_until(&mut h, "the export", |app| {
+        app.session.exporting.is_none() && app.session.log.iter().any(|l| l.text.contains("export"))
+    });
+
+    let page = dir.path().join("report.png");
+    let status = std::process::Command::new(env!("CARGO_BIN_EXE_ptychostudio"))
+        .args(["report", "--quiet", "--data"])
+        .arg(&scan)
+        .arg("--model")
+        .arg(&model)
+        .arg("--output")
+        .arg(&page)
+        .env("SOURCE_DATE_EPOCH", when_secs.to_string())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let from_window = std::fs::read(exported.join(REPORT_FILE)).unwrap();
+    let from_command = std::fs::read(&page).unwrap();
+    assert!(from_window.len() > 30_000, "a drawn page");
+    if let Ok(keep) = std::env::var("PTYCHO_KEEP_REPORTS") {
+        let _ = std::fs::write(format!("{keep}/window.png"), &from_window);
+        let _ = std::fs::write(format!("{keep}/command.png"), &from_command);
+    }
+    assert!(
+        from_window == from_command,
+        "the window's page ({} bytes) and the command's ({} bytes) differ",
+        from_window.len(),
+        from_command.len()
+    );
+}

@@ -44,7 +44,7 @@ pub struct EvaluateArgs {
     pub common: CommonArgs,
 }
 
-fn read_recon(path: &Path) -> anyhow::Result<(ndarray::Array2<Complex32>, [f64; 2])> {
+pub(super) fn read_recon(path: &Path) -> anyhow::Result<(ndarray::Array2<Complex32>, [f64; 2])> {
     let mut npz =
         NpzReader::open(path).with_context(|| format!("cannot read {}", path.display()))?;
     let array = npz

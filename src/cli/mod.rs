@@ -9,6 +9,7 @@ mod inspect;
 mod progress;
 mod quality;
 mod reconstruct;
+mod report;
 mod simulate;
 mod train;
 
@@ -93,6 +94,7 @@ impl WindowArgs {
             screenshot_delay_secs: self.screenshot_delay,
             runs_dir: self.runs_dir.clone(),
             software_gpu: self.software_gpu,
+            report_time: None,
         })
     }
 }
@@ -107,6 +109,7 @@ impl Cli {
             Some(Command::Train(a)) => a.common.quiet,
             Some(Command::Infer(a)) => a.common.quiet,
             Some(Command::Evaluate(a)) => a.common.quiet,
+            Some(Command::Report(a)) => a.common.quiet,
             Some(Command::Bench(a)) => match &a.what {
                 Some(bench::BenchCommand::Quality(q)) => q.common.quiet,
                 None => a.common.quiet,
@@ -144,6 +147,11 @@ pub enum Command {
     ///
     /// Example: ptychostudio evaluate out/infer/reconstructed_reconstruction.npz sim_test.npz --json
     Evaluate(evaluate::EvaluateArgs),
+    /// Write the report page the window exports (object, probe, loss curves, metrics, settings)
+    /// for a scan and a model or a reconstruction.
+    ///
+    /// Example: ptychostudio report --data sim_test.npz --model out/run --output report.png
+    Report(report::ReportArgs),
     /// Measure training and inference speed in patterns per second.
     ///
     /// Example: ptychostudio bench --device wgpu --output bench.json
@@ -159,6 +167,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Train(args)) => train::run(&args),
         Some(Command::Infer(args)) => infer::run(&args),
         Some(Command::Evaluate(args)) => evaluate::run(&args),
+        Some(Command::Report(args)) => report::run(&args),
         Some(Command::Bench(args)) => bench::run(&args),
         None => {
             if let Some(file) = &cli.file

@@ -16,6 +16,7 @@ pub mod normalize;
 pub mod reconstruction;
 pub mod save;
 pub mod simulate;
+pub mod summary;
 
 pub use dataset::{Dataset, DatasetParts, PhysicalInfo};
 pub use grouping::{GroupingConfig, Groups};

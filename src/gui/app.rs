@@ -122,6 +122,7 @@ impl PtychoApp {
                 gpu: &self.gpu,
                 ctx: &self.ctx,
                 runs_dir_override: self.launch.runs_dir.as_deref(),
+                report_time: self.launch.report_time,
             },
             &mut self.session,
         )

@@ -2,7 +2,6 @@
 //! ePIE for the comparison. Each runs on its own thread (CPU work in the window's compute pool)
 //! and streams progress that [`super::poll`] collects.
 
-use crate::infer::stitch::StitchWeights;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::sync::mpsc::sync_channel;
@@ -16,7 +15,7 @@ use super::jobs::{Job, StreamingJob, in_compute_pool};
 use super::session::{EpieRun, EpieUpdate, InferUpdate, Level, ReconstructionRun, Session};
 use super::state::Pane;
 use crate::epie::{Epie, EpieConfig};
-use crate::infer::{InferOptions, reconstruct};
+use crate::infer::reconstruct;
 use crate::train::{EventSender, TrainControl, train};
 
 pub(super) fn start_training(session: &mut Session, env: &mut Env<'_>) {
@@ -112,15 +111,7 @@ pub(super) fn start_reconstruction(session: &mut Session, env: &mut Env<'_>) {
     let dataset = view.dataset.clone();
     let network = model.bundle.network.valid();
     let device = model.device.clone();
-    let config = &model.bundle.manifest.config;
-    let options = InferOptions {
-        batch_size: 64,
-        gridsize: config.gridsize,
-        neighbor_count: config.neighbor_count,
-        seed: config.seed,
-        crop: None,
-        overlap_pass: false,
-    };
+    let options = crate::report::reconstruction_options(&model.bundle);
     let (sender, updates) = sync_channel(2);
     let stop = Arc::new(AtomicBool::new(false));
     let job_stop = Arc::clone(&stop);
@@ -148,17 +139,7 @@ pub(super) fn start_reconstruction(session: &mut Session, env: &mut Env<'_>) {
         })?;
         // §7 metrics against the true object, here on the worker (registration and FRC are
         // FFTs over the whole object: too slow for a frame); none for a stopped, partial object.
-        let truth = dataset.object().filter(|_| !stitched.stopped);
-        let metrics = truth.and_then(|truth| {
-            crate::metrics::evaluate::evaluate(
-                &stitched.object,
-                stitched.origin_px,
-                truth,
-                dataset.positions_px(),
-                true,
-                Some(&StitchWeights::Illumination.patch_weights(dataset.probe())),
-            )
-        });
+        let metrics = crate::report::reconstruction_metrics(&stitched, &dataset);
         Ok((stitched, metrics))
     });
     session.metrics = None;

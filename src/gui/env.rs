@@ -21,6 +21,8 @@ pub struct Env<'a> {
     pub ctx: &'a egui::Context,
     /// `--runs-dir` for this session only (not persisted).
     pub runs_dir_override: Option<&'a Path>,
+    /// The date exported reports carry, when fixed ([`super::LaunchOptions::report_time`]).
+    pub report_time: Option<std::time::SystemTime>,
 }
 
 impl Env<'_> {

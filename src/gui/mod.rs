@@ -60,6 +60,9 @@ pub struct LaunchOptions {
     /// Let the network use a software GPU (lavapipe) shared with the window: slower than the CPU
     /// back end, but it exercises the shared-device path on machines without a GPU.
     pub software_gpu: bool,
+    /// The date exported reports carry (default: `SOURCE_DATE_EPOCH`, else the time of export),
+    /// so a report can be reproduced byte for byte.
+    pub report_time: Option<std::time::SystemTime>,
 }
 
 /// Opens the window and runs until it is closed.

@@ -61,7 +61,7 @@ fn poll_loading(session: &mut Session, env: &mut Env<'_>) {
             let version = session.dataset.as_ref().map_or(0, |d| d.version) + 1;
             // A new scan: the old reconstruction and comparison no longer apply.
             let truth = view.dataset.object().cloned().map(|object| ObjectView {
-                label: "true object (objectGuess)".into(),
+                label: crate::report::TRUE_OBJECT_LABEL.into(),
                 object,
                 origin_px: [0.0, 0.0],
             });
@@ -268,7 +268,7 @@ fn poll_reconstruction(session: &mut Session) {
         run.done = u.done;
         run.total = u.total;
         session.reconstruction.set(Some(ObjectView {
-            label: "PtychoPINN".into(),
+            label: crate::report::NETWORK_LABEL.into(),
             object: u.object,
             origin_px: u.origin_px,
         }));
@@ -290,7 +290,7 @@ fn poll_reconstruction(session: &mut Session) {
                 ),
             );
             session.reconstruction.set(Some(ObjectView {
-                label: "PtychoPINN".into(),
+                label: crate::report::NETWORK_LABEL.into(),
                 object: stitched.object,
                 origin_px: stitched.origin_px,
             }));

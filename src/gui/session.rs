@@ -62,7 +62,7 @@ impl DatasetView {
             notes,
             probe_modes,
         } = loaded;
-        let summary = summary_lines(&path, &dataset, layout);
+        let summary = crate::data::summary::dataset_summary(&path, &dataset, layout);
         Self {
             path,
             dataset: Arc::new(dataset),
@@ -73,40 +73,6 @@ impl DatasetView {
             version: 0,
         }
     }
-}
-
-/// The dataset's description, one fact per line ("key: value").
-fn summary_lines(path: &std::path::Path, d: &Dataset, layout: Layout) -> Vec<String> {
-    let [x0, x1, y0, y1] = d.scan_extent_px();
-    let name = path.file_name().map_or_else(
-        || path.display().to_string(),
-        |n| n.to_string_lossy().into_owned(),
-    );
-    let mut lines = vec![
-        format!("file: {name}"),
-        format!("layout: {}", layout.describe()),
-        format!("{} patterns of {} × {} px", d.len(), d.n(), d.n()),
-        format!(
-            "scan extent: x {x0:.1} … {x1:.1}, y {y0:.1} … {y1:.1} px ({:.1} × {:.1} px)",
-            x1 - x0,
-            y1 - y0
-        ),
-        format!(
-            "mean Σ amplitude² per pattern: {:.3e} (photons when the file holds √counts)",
-            d.mean_counts_per_pattern()
-        ),
-        format!(
-            "true object: {}",
-            d.object().map_or_else(
-                || "none".into(),
-                |o| format!("{} × {}", o.nrows(), o.ncols())
-            )
-        ),
-    ];
-    if let Some(px) = d.physical.pixel_size_m {
-        lines.push(format!("pixel size: {:.3} nm", px * 1e9));
-    }
-    lines
 }
 
 /// The severity of a log line.

@@ -53,6 +53,9 @@ pub struct Manifest {
     pub training_data: Option<String>,
     /// Learning rate and counters, for resuming.
     pub schedule: Schedule,
+    /// The device that trained it (absent in directories written before it was recorded).
+    #[serde(default)]
+    pub trained_on: Option<String>,
 }
 
 /// A trained network with everything needed to use it or to continue training it.

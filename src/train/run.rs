@@ -123,6 +123,7 @@ pub fn train(
         config,
         forward,
         splits,
+        device_label: crate::device::describe(device),
     };
     let (network, optimizer) = start_network(config, resume, device)?;
     let mut state = RunState {
@@ -168,6 +169,7 @@ impl RunState {
                 parameters: network.num_params(),
                 training_data: control.training_data.clone(),
                 schedule: self.schedule.clone(),
+                trained_on: Some(setup.device_label.clone()),
             },
             network,
             probe: probe.probe().clone(),

@@ -29,6 +29,8 @@ pub(crate) struct Setup<'a> {
     pub forward: ForwardModel,
     /// The training and validation groups.
     pub splits: Splits<'a>,
+    /// The training device, as the model records it.
+    pub device_label: String,
 }
 
 impl Setup<'_> {

@@ -1,0 +1,150 @@
+//! `ptychostudio report --data FILE (--model DIR | --reconstruction FILE) --output PNG`: the
+//! window's exported report page, from files.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Args;
+
+use super::args::{CommonArgs, LoadArgs};
+use crate::data::load;
+use crate::data::summary::dataset_summary;
+use crate::device::{DeviceChoice, build_device};
+use crate::epie::{Epie, EpieConfig};
+use crate::io::report::write_report;
+use crate::report::{
+    NETWORK_LABEL, ReportInputs, ShownModel, ShownObject, TRUE_OBJECT_LABEL, compose,
+    object_metrics, reconstruct_like_the_window, report_time,
+};
+use crate::train::ModelBundle;
+
+/// Arguments of `report`.
+#[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("object").required(true).args(["model", "reconstruction"]))]
+pub struct ReportArgs {
+    /// The scan (NPZ): its probe and facts, and its true object for the metrics when it has one.
+    #[arg(long)]
+    pub data: PathBuf,
+    /// A model directory (or a run directory with `model/`): the scan is reconstructed with it
+    /// as the window's Reconstruct does, and the page shows its settings and loss curves.
+    #[arg(long)]
+    pub model: Option<PathBuf>,
+    /// A reconstruction NPZ (`objectGuess`, `origin_x_px`, `origin_y_px`, as `infer`, `train`
+    /// and the window's Export write them) to show instead of running a model.
+    #[arg(long)]
+    pub reconstruction: Option<PathBuf>,
+    /// Also run this many sweeps of ePIE on the scan and show its phase beside the network's
+    /// (the window's Run ePIE).
+    #[arg(long, value_name = "SWEEPS")]
+    pub epie: Option<usize>,
+    /// Draw the phase with its best-fitting plane removed (the window's "remove phase ramp").
+    #[arg(long)]
+    pub remove_phase_ramp: bool,
+    /// The PNG to write. The page's date is `SOURCE_DATE_EPOCH` when set, else now.
+    #[arg(long)]
+    pub output: PathBuf,
+    /// Where the network runs.
+    #[arg(long, value_enum, default_value_t = DeviceChoice::Cpu)]
+    pub device: DeviceChoice,
+    #[command(flatten)]
+    pub load: LoadArgs,
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+/// Composes and writes the page.
+pub fn run(args: &ReportArgs) -> anyhow::Result<()> {
+    let loaded = load(&args.data, &args.load.options())
+        .with_context(|| format!("cannot load {}", args.data.display()))?;
+    let dataset = &loaded.dataset;
+    let summary = dataset_summary(&args.data, dataset, loaded.layout);
+    let (object, label, metrics, bundle) = match (&args.model, &args.reconstruction) {
+        (Some(dir), _) => {
+            let device = build_device(args.device, false)?;
+            let bundle = ModelBundle::load(dir, &device)
+                .with_context(|| format!("cannot load a model from {}", dir.display()))?;
+            tracing::info!("reconstructing {} patterns", dataset.len());
+            let (stitched, metrics) = reconstruct_like_the_window(&bundle, dataset, &device)
+                .with_context(|| format!("cannot reconstruct {}", args.data.display()))?;
+            (
+                stitched.object,
+                NETWORK_LABEL.to_owned(),
+                metrics,
+                Some(bundle),
+            )
+        }
+        (None, Some(file)) => {
+            let (object, origin) = super::evaluate::read_recon(file)?;
+            let metrics = object_metrics(&object, origin, dataset);
+            // The method the file names ("ePIE", "PtychoPINN"), when it names one.
+            let label = crate::io::NpzReader::open(file)
+                .and_then(|mut npz| npz.read("method"))
+                .ok()
+                .and_then(|m| m.as_scalar_str().map(str::to_owned))
+                .unwrap_or_else(|| NETWORK_LABEL.to_owned());
+            (object, label, metrics, None)
+        }
+        (None, None) => anyhow::bail!("give --model DIR or --reconstruction FILE"),
+    };
+    let epie = args.epie.map(|sweeps| {
+        tracing::info!("{sweeps} sweeps of ePIE");
+        let mut epie = Epie::new(
+            dataset,
+            EpieConfig {
+                iterations: sweeps.max(1),
+                ..EpieConfig::default()
+            },
+        );
+        for _ in 0..sweeps.max(1) {
+            epie.sweep();
+        }
+        (
+            format!("ePIE, {} sweeps", sweeps.max(1)),
+            epie.into_result(),
+        )
+    });
+    let source = args
+        .model
+        .as_ref()
+        .map(|d| d.display().to_string())
+        .unwrap_or_default();
+    let page = compose(&ReportInputs {
+        reconstruction: Some(ShownObject {
+            label: &label,
+            object: &object,
+        }),
+        // Beside it, as in the window: ePIE when it ran, else the scan's true object.
+        comparison: epie
+            .as_ref()
+            .map(|(label, result)| ShownObject {
+                label,
+                object: &result.object,
+            })
+            .or_else(|| {
+                dataset.object().map(|object| ShownObject {
+                    label: TRUE_OBJECT_LABEL,
+                    object,
+                })
+            }),
+        probe: Some(dataset.probe()),
+        dataset_summary: &summary,
+        model: bundle.as_ref().map(|bundle| ShownModel {
+            bundle,
+            source: &source,
+        }),
+        history: &[],
+        metrics: metrics.as_ref(),
+        remove_phase_ramp: args.remove_phase_ramp,
+        created: report_time(),
+    });
+    if let Some(parent) = args.output.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("cannot create {}", parent.display()))?;
+    }
+    write_report(&args.output, &page)
+        .with_context(|| format!("cannot write {}", args.output.display()))?;
+    if !args.common.quiet {
+        println!("{}", args.output.display());
+    }
+    Ok(())
+}

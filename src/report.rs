@@ -1,0 +1,286 @@
+//! The exported report's content, composed from a scan, a model and a reconstruction: the same
+//! page from the window's Export and from `ptychostudio report`. [`crate::io::report`] draws it.
+//! Also the window's reconstruction settings and metrics, so both front ends compute the same
+//! object and the same figures.
+
+use std::time::SystemTime;
+
+use ndarray::Array2;
+use num_complex::Complex32;
+
+use crate::data::Dataset;
+use crate::infer::InferOptions;
+use crate::infer::Stitched;
+use crate::infer::stitch::StitchWeights;
+use crate::io::report::{LossCurve, Report, ReportImage, ReportMap, utc_timestamp};
+use crate::metrics::align::display_phase;
+use crate::metrics::evaluate::{ChannelScores, Evaluation, evaluate};
+use crate::train::{EpochRecord, ModelBundle};
+
+/// The report's file name inside an export directory.
+pub const REPORT_FILE: &str = "ptychostudio_report.png";
+
+/// The label of the network's reconstruction (window and report).
+pub const NETWORK_LABEL: &str = "PtychoPINN";
+
+/// The label of a scan's own true object (`objectGuess`), shown beside a reconstruction.
+pub const TRUE_OBJECT_LABEL: &str = "true object (objectGuess)";
+
+/// How the window (and `report`) reconstruct a scan with a model: every pattern, in batches of
+/// 64, grouped as the model was trained.
+pub fn reconstruction_options(bundle: &ModelBundle) -> InferOptions {
+    let config = &bundle.manifest.config;
+    InferOptions {
+        batch_size: 64,
+        gridsize: config.gridsize,
+        neighbor_count: config.neighbor_count,
+        seed: config.seed,
+        crop: None,
+        overlap_pass: false,
+    }
+}
+
+/// The §7 metrics the window shows for a reconstruction, when the scan holds its true object
+/// (none for a stopped, partial one): over the illuminated region, with registration.
+pub fn reconstruction_metrics(stitched: &Stitched, dataset: &Dataset) -> Option<Evaluation> {
+    if stitched.stopped {
+        return None;
+    }
+    object_metrics(&stitched.object, stitched.origin_px, dataset)
+}
+
+/// [`reconstruction_metrics`] of any object whose pixel (0, 0) sits at `origin_px`.
+pub fn object_metrics(
+    object: &Array2<Complex32>,
+    origin_px: [f64; 2],
+    dataset: &Dataset,
+) -> Option<Evaluation> {
+    evaluate(
+        object,
+        origin_px,
+        dataset.object()?,
+        dataset.positions_px(),
+        true,
+        Some(&StitchWeights::Illumination.patch_weights(dataset.probe())),
+    )
+}
+
+/// An object on the page: what made it and its values.
+#[derive(Debug, Clone, Copy)]
+pub struct ShownObject<'a> {
+    /// "PtychoPINN", "ePIE, 20 sweeps".
+    pub label: &'a str,
+    /// `[h, w]` the object.
+    pub object: &'a Array2<Complex32>,
+}
+
+/// A model on the page: the bundle and where it came from.
+#[derive(Debug, Clone, Copy)]
+pub struct ShownModel<'a> {
+    /// The model.
+    pub bundle: &'a ModelBundle,
+    /// Its directory, or "trained in this session".
+    pub source: &'a str,
+}
+
+/// Everything a report page shows.
+#[derive(Debug, Clone, Copy)]
+pub struct ReportInputs<'a> {
+    /// The network's (or another method's) reconstruction.
+    pub reconstruction: Option<ShownObject<'a>>,
+    /// A second object beside it (ePIE).
+    pub comparison: Option<ShownObject<'a>>,
+    /// The scan's probe.
+    pub probe: Option<&'a Array2<Complex32>>,
+    /// The scan's facts ([`crate::data::summary::dataset_summary`]).
+    pub dataset_summary: &'a [String],
+    /// The model's settings and loss curves.
+    pub model: Option<ShownModel<'a>>,
+    /// Loss curves of a run without a model yet (the model's own history wins).
+    pub history: &'a [EpochRecord],
+    /// Metrics against the true object.
+    pub metrics: Option<&'a Evaluation>,
+    /// Draw the phase with its best plane removed.
+    pub remove_phase_ramp: bool,
+    /// The date on the page.
+    pub created: SystemTime,
+}
+
+/// The date a report carries: `SOURCE_DATE_EPOCH` (seconds since 1970, the reproducible-builds
+/// convention) when set, else now.
+pub fn report_time() -> SystemTime {
+    std::env::var("SOURCE_DATE_EPOCH")
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map_or_else(SystemTime::now, |secs| {
+            SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(secs)
+        })
+}
+
+/// The page.
+pub fn compose(inputs: &ReportInputs<'_>) -> Report {
+    let mut report = Report {
+        title: "PtychoStudio reconstruction report".into(),
+        subtitle: format!(
+            "{} · PtychoStudio {}",
+            utc_timestamp(inputs.created),
+            env!("CARGO_PKG_VERSION")
+        ),
+        ..Report::default()
+    };
+    let ramp = if inputs.remove_phase_ramp {
+        ", phase ramp removed"
+    } else {
+        ""
+    };
+    if let Some(recon) = inputs.reconstruction {
+        report.images.push(ReportImage {
+            title: format!("{}: amplitude", recon.label),
+            values: recon.object.mapv(Complex32::norm),
+            map: ReportMap::Amplitude,
+        });
+        report.images.push(ReportImage {
+            title: format!("{}: phase (mean removed{ramp})", recon.label),
+            values: display_phase(recon.object, inputs.remove_phase_ramp),
+            map: ReportMap::Phase,
+        });
+    }
+    if let Some(cmp) = inputs.comparison {
+        report.images.push(ReportImage {
+            title: format!("{}: phase", cmp.label),
+            values: display_phase(cmp.object, inputs.remove_phase_ramp),
+            map: ReportMap::Phase,
+        });
+    }
+    if let Some(probe) = inputs.probe {
+        report.images.push(ReportImage {
+            title: "probe: amplitude".into(),
+            values: probe.mapv(Complex32::norm),
+            map: ReportMap::Amplitude,
+        });
+        report.images.push(ReportImage {
+            title: "probe: phase".into(),
+            values: probe.mapv(Complex32::arg),
+            map: ReportMap::Phase,
+        });
+    }
+    if !inputs.dataset_summary.is_empty() {
+        report
+            .sections
+            .push(("Dataset".into(), inputs.dataset_summary.to_vec()));
+    }
+    let history = inputs
+        .model
+        .map_or(inputs.history, |m| m.bundle.history.as_slice());
+    if !history.is_empty() {
+        report.curves = loss_curves(history);
+    }
+    if let Some(model) = inputs.model {
+        report
+            .sections
+            .push(("Model and training".into(), model_lines(model)));
+    }
+    if let Some(m) = inputs.metrics {
+        report.sections.push((
+            "Metrics against the true object (§7 alignment)".into(),
+            vec![
+                scores_line("amplitude", &m.amplitude),
+                scores_line("phase", &m.phase),
+                format!(
+                    "region {} × {} px, registration shift ({:.2}, {:.2}) px",
+                    m.region_px[0], m.region_px[1], m.shift_px[0], m.shift_px[1]
+                ),
+            ],
+        ));
+    }
+    report
+}
+
+fn loss_curves(history: &[EpochRecord]) -> Vec<LossCurve> {
+    vec![
+        LossCurve {
+            label: "training".into(),
+            points: history
+                .iter()
+                .map(|h| (h.epoch as f64, h.train_loss))
+                .collect(),
+        },
+        LossCurve {
+            label: "validation".into(),
+            points: history
+                .iter()
+                .map(|h| (h.epoch as f64, h.val_loss))
+                .collect(),
+        },
+    ]
+}
+
+fn scores_line(name: &str, s: &ChannelScores) -> String {
+    let opt = |v: Option<f64>| v.map_or_else(|| "–".into(), |v| format!("{v:.3}"));
+    format!(
+        "{name}: Pearson {}, SSIM {}, MAE {:.4}, PSNR {:.1} dB, FRC50 {}",
+        opt(s.pearson),
+        opt(s.ssim),
+        s.mae,
+        s.psnr_db,
+        opt(s.frc50)
+    )
+}
+
+fn model_lines(model: ShownModel<'_>) -> Vec<String> {
+    let manifest = &model.bundle.manifest;
+    let c = &manifest.config;
+    vec![
+        format!("model: {}", model.source),
+        format!(
+            "N {}, gridsize {}, n_filters_scale {}, {} parameters{}",
+            c.n,
+            c.gridsize,
+            c.n_filters_scale,
+            manifest.parameters,
+            if c.gridsize == 1 && c.overlap_groups {
+                ", trained on overlap groups"
+            } else {
+                ""
+            }
+        ),
+        format!(
+            "epochs {} (of {}), batch {}, lr {:.1e}, seed {}",
+            model.bundle.history.len(),
+            c.nepochs,
+            c.batch_size,
+            c.learning_rate,
+            c.seed
+        ),
+        format!(
+            "nphotons {:.1e}, loss weights NLL {} / MAE {}, probe mask {}",
+            c.nphotons, c.loss.nll, c.loss.mae, c.probe_mask
+        ),
+        format!(
+            "trained on: {}",
+            manifest.trained_on.as_deref().unwrap_or("not recorded")
+        ),
+    ]
+}
+
+/// The reconstruction of `dataset` by `bundle` as the window makes it, with its metrics.
+///
+/// # Errors
+/// When the network cannot run on the scan (N mismatch, device).
+pub fn reconstruct_like_the_window(
+    bundle: &ModelBundle,
+    dataset: &Dataset,
+    device: &burn::prelude::Device,
+) -> Result<(Stitched, Option<Evaluation>), crate::infer::predict::InferError> {
+    use burn::module::Module;
+    let network = bundle.network.valid();
+    let stitched = crate::infer::reconstruct(
+        &network,
+        dataset,
+        &reconstruction_options(bundle),
+        device,
+        |_, _, _| true,
+    )?;
+    let metrics = reconstruction_metrics(&stitched, dataset);
+    Ok((stitched, metrics))
+}
