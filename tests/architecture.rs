@@ -28,6 +28,51 @@ enum Token {
     Other,
 }
 
+/// Where a raw string `r#"…"#` starting at `i` ends, if one starts there.
+fn raw_string_end(b: &[u8], i: usize) -> Option<usize> {
+    if b[i] != b'r' {
+        return None;
+    }
+    let mut j = i + 1;
+    while b.get(j) == Some(&b'#') {
+        j += 1;
+    }
+    let hashes = j - i - 1;
+    if b.get(j) != Some(&b'"') || (hashes == 0 && b.get(i + 1) != Some(&b'"')) {
+        return None;
+    }
+    j += 1;
+    while j < b.len() {
+        if b[j] == b'"'
+            && b[j + 1..]
+                .iter()
+                .take(hashes)
+                .filter(|&&h| h == b'#')
+                .count()
+                == hashes
+        {
+            return Some(j + 1 + hashes);
+        }
+        j += 1;
+    }
+    Some(b.len())
+}
+
+/// Where a char literal starting at `i` ends (`None` for a lifetime).
+fn char_literal_end(src: &str, i: usize) -> Option<usize> {
+    let b = src.as_bytes();
+    if b.get(i + 1) == Some(&b'\\') {
+        // The escaped character may itself be a quote: the literal closes after it.
+        b.get(i + 3..)?
+            .iter()
+            .position(|&x| x == b'\'')
+            .map(|p| i + 3 + p + 1)
+    } else {
+        let len = src[i + 1..].chars().next().map_or(1, char::len_utf8);
+        (b.get(i + 1 + len) == Some(&b'\'')).then_some(i + 2 + len)
+    }
+}
+
 fn tokens(src: &str) -> Vec<Token> {
     let b = src.as_bytes();
     let mut out = Vec::new();
@@ -54,39 +99,8 @@ fn tokens(src: &str) -> Vec<Token> {
                     i += 1;
                 }
             }
-        } else if c == b'r' && matches!(b.get(i + 1), Some(b'#') | Some(b'"')) && {
-            let mut j = i + 1;
-            while b.get(j) == Some(&b'#') {
-                j += 1;
-            }
-            b.get(j) == Some(&b'"')
-        } {
-            // A raw string r#"…"#.
-            let mut j = i + 1;
-            let mut hashes = 0;
-            while b[j] == b'#' {
-                hashes += 1;
-                j += 1;
-            }
-            j += 1;
-            loop {
-                if j >= b.len() {
-                    break;
-                }
-                if b[j] == b'"'
-                    && b[j + 1..]
-                        .iter()
-                        .take(hashes)
-                        .filter(|&&h| h == b'#')
-                        .count()
-                        == hashes
-                {
-                    j += 1 + hashes;
-                    break;
-                }
-                j += 1;
-            }
-            i = j;
+        } else if let Some(end) = raw_string_end(b, i) {
+            i = end;
             out.push(Token::Other);
         } else if c == b'"' {
             i += 1;
@@ -100,19 +114,7 @@ fn tokens(src: &str) -> Vec<Token> {
             out.push(Token::Other);
         } else if c == b'\'' {
             // A char literal ('x', '\n', '\'') or a lifetime ('a).
-            let close = if b.get(i + 1) == Some(&b'\\') {
-                b[i + 2..]
-                    .iter()
-                    .position(|&x| x == b'\'')
-                    .map(|p| i + 2 + p)
-            } else {
-                let ch_len = src[i + 1..].chars().next().map_or(1, char::len_utf8);
-                (b.get(i + 1 + ch_len) == Some(&b'\'')).then_some(i + 1 + ch_len)
-            };
-            match close {
-                Some(end) => i = end + 1,
-                None => i += 1,
-            }
+            i = char_literal_end(src, i).unwrap_or(i + 1);
             out.push(Token::Other);
         } else if c.is_ascii_alphabetic() || c == b'_' {
             let start = i;
@@ -184,16 +186,16 @@ fn expand_use(t: &[Token], prefix: &[String], out: &mut Vec<(Vec<String>, String
         }
         i += 1;
     }
-    if path.len() > prefix.len() {
-        if let Some(last) = path.last().cloned() {
-            let name = if last == "self" {
-                path.pop();
-                path.last().cloned().unwrap_or_default()
-            } else {
-                last
-            };
-            out.push((path, name));
-        }
+    if path.len() > prefix.len()
+        && let Some(last) = path.last().cloned()
+    {
+        let name = if last == "self" {
+            path.pop();
+            path.last().cloned().unwrap_or_default()
+        } else {
+            last
+        };
+        out.push((path, name));
     }
 }
 
@@ -544,6 +546,8 @@ fn the_checker_finds_a_circle_and_follows_re_exports() {
     std::fs::write(
         src.join("a/x.rs"),
         "// use crate::nothing;\nlet s = \"crate::b::fake\";\npub struct Thing;\nfn f() { crate::b::g(); }\n\
+         const Q: [char; 2] = ['\\'', '\"']; fn l<'a>(x: &'a str) -> &'a str { x }\n\
+         const R: &str = r#\"crate::q \" crate::q\"#;\n\
          #[cfg(test)]\nmod tests {\n    use super::*;\n    fn h() { super::f(); }\n}\n",
     )
     .expect("write");

@@ -192,9 +192,9 @@ fn mutate_zip_header(rng: &mut ChaCha8Rng, bytes: &mut [u8]) {
     let offset = at + 4 + 2 * rng.random_range(0..21);
     let width = if rng.random_bool(0.5) { 2 } else { 4 };
     let value = wild_usize(rng).to_le_bytes();
-    for k in 0..width {
+    for (k, v) in value.iter().take(width).enumerate() {
         if let Some(b) = bytes.get_mut(offset + k) {
-            *b = value[k];
+            *b = *v;
         }
     }
 }
@@ -325,21 +325,7 @@ fn mutate_arrays(rng: &mut ChaCha8Rng, mut arrays: Vec<(String, Value)>) -> Vec<
                     a.1 = random_value(rng);
                 }
             }
-            3 => {
-                // Non-finite or negative values in the patterns.
-                if let Some((_, Value::F32(a))) = arrays.iter_mut().find(|(k, _)| k == "diff3d") {
-                    let len = a.len();
-                    if len > 0 {
-                        for _ in 0..rng.random_range(1..50) {
-                            let at = rng.random_range(0..len);
-                            let v = *pick(rng, &[f32::NAN, f32::INFINITY, -1.0, -1e30, 1e38]);
-                            if let Some(x) = a.as_slice_mut().and_then(|s| s.get_mut(at)) {
-                                *x = v;
-                            }
-                        }
-                    }
-                }
-            }
+            3 => poison_patterns(rng, &mut arrays),
             4 => {
                 // Coordinates of another length, or NaN.
                 let len = rng.random_range(0..2 * M);
@@ -398,6 +384,23 @@ fn mutate_arrays(rng: &mut ChaCha8Rng, mut arrays: Vec<(String, Value)>) -> Vec<
         }
     }
     arrays
+}
+
+/// Non-finite or negative values in some of the patterns' pixels.
+fn poison_patterns(rng: &mut ChaCha8Rng, arrays: &mut [(String, Value)]) {
+    // Non-finite or negative values in the patterns.
+    if let Some((_, Value::F32(a))) = arrays.iter_mut().find(|(k, _)| k == "diff3d") {
+        let len = a.len();
+        if len > 0 {
+            for _ in 0..rng.random_range(1..50) {
+                let at = rng.random_range(0..len);
+                let v = *pick(rng, &[f32::NAN, f32::INFINITY, -1.0, -1e30, 1e38]);
+                if let Some(x) = a.as_slice_mut().and_then(|s| s.get_mut(at)) {
+                    *x = v;
+                }
+            }
+        }
+    }
 }
 
 fn random_value(rng: &mut ChaCha8Rng) -> Value {
@@ -469,7 +472,7 @@ impl Tally {
                     message.as_str()
                 };
                 let kind: String = text
-                    .split(|c: char| c == ':' || c == '\'' || c == '(')
+                    .split([':', '\'', '('])
                     .next()
                     .unwrap_or_default()
                     .chars()

@@ -33,6 +33,43 @@ fn write_scan(path: &Path) {
     save_pinn(&scan.dataset, path, None).unwrap();
 }
 
+/// `ptychostudio train` on a tiny network for ever, saving after every epoch (a few times a
+/// second); with `resume`, continuing the saved model.
+fn train_command(scan: &Path, run: &Path, resume: bool) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_ptychostudio"));
+    command
+        .args(["train", "--quiet", "--train-data-file"])
+        .arg(scan);
+    if resume {
+        command.arg("--resume").arg(run);
+    }
+    command
+        .arg("--output-dir")
+        .arg(run)
+        .args([
+            "--nepochs",
+            "1000000",
+            "--n-filters-scale",
+            "1",
+            "--n-groups",
+            "4",
+            "--validation-fraction",
+            "0.25",
+            "--batch-size",
+            "4",
+            "--overlap-groups",
+            "false",
+            "--early-stopping-patience",
+            "0",
+            "--device",
+            "cpu",
+        ])
+        .env("RAYON_NUM_THREADS", "1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    command
+}
+
 #[test]
 fn a_model_directory_survives_kill_9_at_any_moment_of_its_save() {
     let kills: usize = std::env::var("PTYCHO_KILLS")
@@ -48,40 +85,7 @@ fn a_model_directory_survives_kill_9_at_any_moment_of_its_save() {
     let (mut survived, mut epochs_seen) = (0usize, Vec::new());
     let (mut during_save, mut model_moved_aside) = (0usize, 0usize);
     for kill in 0..kills {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_ptychostudio"));
-        command
-            .args(["train", "--quiet", "--train-data-file"])
-            .arg(&scan);
-        if kill > 0 {
-            // Continue the saved model, so its epochs accumulate across kills.
-            command.arg("--resume").arg(&run);
-        }
-        let mut child = command
-            .arg("--output-dir")
-            .arg(&run)
-            .args([
-                "--nepochs",
-                "1000000",
-                "--n-filters-scale",
-                "1",
-                "--n-groups",
-                "4",
-                "--validation-fraction",
-                "0.25",
-                "--batch-size",
-                "4",
-                "--overlap-groups",
-                "false",
-                "--early-stopping-patience",
-                "0",
-                "--device",
-                "cpu",
-            ])
-            .env("RAYON_NUM_THREADS", "1")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
+        let mut child = train_command(&scan, &run, kill > 0).spawn().unwrap();
         // Let the first run save once; then kill each run somewhere in its epoch-and-save
         // cycle (the directory is rewritten after every epoch, a few times a second).
         let started = Instant::now();
@@ -137,13 +141,17 @@ fn a_model_directory_survives_kill_9_at_any_moment_of_its_save() {
         "the runs saved new epochs between kills: {epochs_seen:?}"
     );
 
-    // The narrowest moment, made on purpose: the old model moved aside, the new one half
-    // written. Loading finds the old one; the next save moves it back and clears the rest.
-    let epochs = epochs_seen.last().copied().unwrap_or_default();
+    the_moment_between_the_renames(&scan, &run, epochs_seen.last().copied().unwrap_or(0));
+}
+
+/// The narrowest moment, made on purpose: the old model moved aside, the new one half written.
+/// Loading finds the old one; the next save moves it back and clears the rest.
+fn the_moment_between_the_renames(scan: &Path, run: &Path, epochs: usize) {
+    let model = run.join("model");
     std::fs::rename(&model, run.join(".model.old-1")).unwrap();
     std::fs::create_dir_all(run.join(".model.tmp-1")).unwrap();
     std::fs::write(run.join(".model.tmp-1/config.json"), "{\"format\": \"ptych").unwrap();
-    let bundle = ModelBundle::load(&run, &Device::flex()).unwrap();
+    let bundle = ModelBundle::load(run, &Device::flex()).unwrap();
     assert_eq!(
         bundle.history.len(),
         epochs,
@@ -151,11 +159,11 @@ fn a_model_directory_survives_kill_9_at_any_moment_of_its_save() {
     );
     let status = Command::new(env!("CARGO_BIN_EXE_ptychostudio"))
         .args(["train", "--quiet", "--train-data-file"])
-        .arg(&scan)
+        .arg(scan)
         .arg("--resume")
-        .arg(&run)
+        .arg(run)
         .arg("--output-dir")
-        .arg(&run)
+        .arg(run)
         .args(["--nepochs", &(epochs + 1).to_string(), "--device", "cpu"])
         .args(["--early-stopping-patience", "0"])
         .stdout(Stdio::null())
@@ -163,9 +171,9 @@ fn a_model_directory_survives_kill_9_at_any_moment_of_its_save() {
         .status()
         .unwrap();
     assert!(status.success());
-    let bundle = ModelBundle::load(&run, &Device::flex()).unwrap();
+    let bundle = ModelBundle::load(run, &Device::flex()).unwrap();
     assert_eq!(bundle.history.len(), epochs + 1);
-    let leftovers: Vec<String> = std::fs::read_dir(&run)
+    let leftovers: Vec<String> = std::fs::read_dir(run)
         .unwrap()
         .flatten()
         .map(|e| e.file_name().to_string_lossy().into_owned())

@@ -2,7 +2,7 @@
 //! bar, a scale bar when the pixel size is known, the value under the pointer, and a mode
 //! selector for mode stacks (mode 0 is what training uses).
 
-use eframe::egui::{self, RichText, vec2};
+use eframe::egui::{self, ColorImage, RichText, vec2};
 use num_complex::Complex32;
 
 use super::PaneCtx;
@@ -69,39 +69,10 @@ impl ProbePane {
         let kind = pane.state.view.probe_view;
         let key = (view.version * 64 + self.mode as u64, kind as u64);
         let mut bar = self.bar.clone();
-        self.image.update(ui.ctx(), key, || match kind {
-            ProbeView::Amplitude => {
-                let values = probe.mapv(Complex32::norm);
-                let range = finite_range(&values);
-                bar = Some(ColorBar {
-                    kind: BarKind::Linear(ColorMap::Viridis),
-                    range,
-                    title: "|P|".into(),
-                });
-                real_image(&values, ColorMap::Viridis, range)
-            }
-            ProbeView::Phase => {
-                let pi = std::f32::consts::PI;
-                bar = Some(ColorBar {
-                    kind: BarKind::Phase,
-                    range: (-pi, pi),
-                    title: "arg P (rad)".into(),
-                });
-                real_image(
-                    &probe.mapv(Complex32::arg),
-                    ColorMap::PhaseCyclic,
-                    (-pi, pi),
-                )
-            }
-            ProbeView::Complex => {
-                let pi = std::f32::consts::PI;
-                bar = Some(ColorBar {
-                    kind: BarKind::Complex,
-                    range: (-pi, pi),
-                    title: "hue = phase".into(),
-                });
-                complex_image(probe)
-            }
+        self.image.update(ui.ctx(), key, || {
+            let (image, colour_bar) = probe_image(kind, probe);
+            bar = Some(colour_bar);
+            image
         });
         self.bar = bar;
         let side = ui
@@ -134,6 +105,44 @@ impl ProbePane {
                 ))
                 .monospace(),
             );
+        }
+    }
+}
+
+/// The probe drawn as `kind` asks, with its colour bar.
+fn probe_image(kind: ProbeView, probe: &ndarray::Array2<Complex32>) -> (ColorImage, ColorBar) {
+    let pi = std::f32::consts::PI;
+    match kind {
+        ProbeView::Amplitude => {
+            let values = probe.mapv(Complex32::norm);
+            let range = finite_range(&values);
+            let bar = ColorBar {
+                kind: BarKind::Linear(ColorMap::Viridis),
+                range,
+                title: "|P|".into(),
+            };
+            (real_image(&values, ColorMap::Viridis, range), bar)
+        }
+        ProbeView::Phase => {
+            let bar = ColorBar {
+                kind: BarKind::Phase,
+                range: (-pi, pi),
+                title: "arg P (rad)".into(),
+            };
+            let image = real_image(
+                &probe.mapv(Complex32::arg),
+                ColorMap::PhaseCyclic,
+                (-pi, pi),
+            );
+            (image, bar)
+        }
+        ProbeView::Complex => {
+            let bar = ColorBar {
+                kind: BarKind::Complex,
+                range: (-pi, pi),
+                title: "hue = phase".into(),
+            };
+            (complex_image(probe), bar)
         }
     }
 }
