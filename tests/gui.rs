@@ -123,6 +123,18 @@ fn start_training_by_label_streams_events_and_reconstructs() {
     step_until(&mut h, "the scan to load", loaded);
     click(&mut h, "Training");
     click(&mut h, "Start training");
+    // A second start while it runs tells the user (it used to do nothing in silence).
+    h.state_mut().push(Command::StartTraining);
+    h.step();
+    h.step();
+    assert!(
+        h.state()
+            .session
+            .log
+            .iter()
+            .any(|l| l.text.contains("training is already running")),
+        "the second start is answered"
+    );
     step_until(&mut h, "the first epoch", |app| {
         !app.session.training.history.is_empty()
     });

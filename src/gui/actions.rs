@@ -10,7 +10,7 @@ use burn::prelude::Device;
 
 use super::command::Command;
 use super::env::{Env, file_name};
-use super::jobs::Job;
+use super::jobs::{Job, already_running};
 use super::session::{
     DatasetView, DialogPurpose, Level, ModelJobResult, ModelView, OpenFailure, Session,
 };
@@ -63,8 +63,7 @@ pub(super) fn open_dataset(
     path: &Path,
     options: LoadOptions,
 ) {
-    if session.loading.is_some() {
-        session.log(Level::Warn, "a file is already being opened; wait for it");
+    if already_running(session, session.loading.is_some(), "opening a file") {
         return;
     }
     session.log(Level::Info, format!("opening {}", path.display()));
@@ -82,7 +81,7 @@ pub(super) fn open_dataset(
 }
 
 fn open_demo(session: &mut Session, env: &mut Env<'_>) {
-    if session.generating_demo.is_some() {
+    if already_running(session, session.generating_demo.is_some(), "the demo scan") {
         return;
     }
     let dir = env.runs_dir();
@@ -96,7 +95,7 @@ fn open_demo(session: &mut Session, env: &mut Env<'_>) {
 }
 
 fn browse(session: &mut Session, env: &mut Env<'_>, purpose: DialogPurpose) {
-    if session.dialog.is_some() {
+    if already_running(session, session.dialog.is_some(), "a file dialog") {
         return;
     }
     let start = env
@@ -130,17 +129,17 @@ fn browse(session: &mut Session, env: &mut Env<'_>, purpose: DialogPurpose) {
 }
 
 fn save_model(session: &mut Session, env: &mut Env<'_>, dir: &Path) {
+    if already_running(
+        session,
+        session.model_job.is_some(),
+        "loading or saving a model",
+    ) {
+        return;
+    }
     let Some(model) = &session.model else {
         session.log(Level::Warn, "no model to save: train or load one first");
         return;
     };
-    if session.model_job.is_some() {
-        session.log(
-            Level::Warn,
-            "a model is being loaded or saved: try again when it is done",
-        );
-        return;
-    }
     let bundle = model.bundle.clone();
     let target = dir.join("model");
     session.model_job = Some(Job::spawn("save model", env.ctx, move || {
@@ -152,11 +151,11 @@ fn save_model(session: &mut Session, env: &mut Env<'_>, dir: &Path) {
 }
 
 fn load_model(session: &mut Session, env: &mut Env<'_>, dir: PathBuf) {
-    if session.model_job.is_some() {
-        session.log(
-            Level::Warn,
-            "a model is being loaded or saved: try again when it is done",
-        );
+    if already_running(
+        session,
+        session.model_job.is_some(),
+        "loading or saving a model",
+    ) {
         return;
     }
     let (device, label) = env.compute_device();

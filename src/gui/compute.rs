@@ -2,16 +2,13 @@
 //! ePIE for the comparison. Each runs on its own thread (CPU work in the window's compute pool)
 //! and streams progress that [`super::poll`] collects.
 
-use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
-use std::sync::mpsc::sync_channel;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use burn::module::Module;
 
 use super::env::{Env, file_name, file_stem};
-use super::jobs::{Job, StreamingJob, in_compute_pool};
+use super::jobs::{StreamingJob, already_running, in_compute_pool};
 use super::session::{EpieRun, EpieUpdate, InferUpdate, Level, ReconstructionRun, Session};
 use super::state::Pane;
 use crate::epie::{Epie, EpieConfig};
@@ -19,8 +16,7 @@ use crate::infer::reconstruct;
 use crate::train::{EventSender, TrainControl, train};
 
 pub(super) fn start_training(session: &mut Session, env: &mut Env<'_>) {
-    if session.training.running() {
-        session.log(Level::Warn, "training is already running: stop it first");
+    if already_running(session, session.training.running(), "training") {
         return;
     }
     let Some(view) = &session.dataset else {
@@ -42,19 +38,8 @@ pub(super) fn start_training(session: &mut Session, env: &mut Env<'_>) {
     let run_dir = env
         .runs_dir()
         .join(format!("{}-{stamp}", file_stem(&data_path)));
-    let (events, receiver) = EventSender::channel(256);
-    let ctx = env.ctx.clone();
-    let events = events.with_notify(move || ctx.request_repaint());
-    let stop = Arc::new(AtomicBool::new(false));
-    let control = TrainControl {
-        stop: Arc::clone(&stop),
-        events,
-        output_dir: Some(run_dir.clone()),
-        metrics_log: true,
-        preview_every: env.state.preview_every,
-        preview_groups: 256,
-        training_data: Some(data_path.display().to_string()),
-    };
+    let preview_every = env.state.preview_every;
+    let training_data = Some(data_path.display().to_string());
     session.log(
         Level::Info,
         format!(
@@ -65,20 +50,26 @@ pub(super) fn start_training(session: &mut Session, env: &mut Env<'_>) {
         ),
     );
     let job_run_dir = run_dir.clone();
-    let job = Job::spawn("train", env.ctx, move || {
+    // Training throttles its own events (per-batch ones droppable, per-epoch ones never).
+    let job = StreamingJob::spawn("train", env.ctx, 256, Duration::ZERO, move |progress| {
         let run_dir = job_run_dir;
         std::fs::create_dir_all(&run_dir)
             .with_context(|| format!("cannot create {}", run_dir.display()))?;
+        let control = TrainControl {
+            stop: progress.stop_flag(),
+            events: EventSender::from_sender(progress.sender()).with_notify(progress.repaint()),
+            output_dir: Some(run_dir),
+            metrics_log: true,
+            preview_every,
+            preview_groups: 256,
+            training_data,
+        };
         Ok(in_compute_pool(move || {
             train(&dataset, None, &config, &device, &control, None)
         })?)
     });
     let training = &mut session.training;
-    training.job = Some(StreamingJob {
-        job,
-        updates: receiver,
-        stop,
-    });
+    training.job = Some(job);
     training.info = None;
     training.history.clear();
     training.batch = None;
@@ -91,7 +82,11 @@ pub(super) fn start_training(session: &mut Session, env: &mut Env<'_>) {
 }
 
 pub(super) fn start_reconstruction(session: &mut Session, env: &mut Env<'_>) {
-    if session.reconstructing.is_some() {
+    if already_running(
+        session,
+        session.reconstructing.is_some(),
+        "a reconstruction",
+    ) {
         return;
     }
     let (Some(view), Some(model)) = (&session.dataset, &session.model) else {
@@ -112,29 +107,19 @@ pub(super) fn start_reconstruction(session: &mut Session, env: &mut Env<'_>) {
     let network = model.bundle.network.valid();
     let device = model.device.clone();
     let options = crate::report::reconstruction_options(&model.bundle);
-    let (sender, updates) = sync_channel(2);
-    let stop = Arc::new(AtomicBool::new(false));
-    let job_stop = Arc::clone(&stop);
-    let ctx = env.ctx.clone();
-    let job = Job::spawn("reconstruct", env.ctx, move || {
-        let mut last = Instant::now() - Duration::from_secs(1);
+    // A snapshot costs a pass over the canvas here and a recolouring in the window: at most
+    // every 250 ms, and the last.
+    let every = Duration::from_millis(250);
+    let job = StreamingJob::spawn("reconstruct", env.ctx, 2, every, move |mut progress| {
         let stitched = in_compute_pool(|| {
             reconstruct(&network, &dataset, &options, &device, |done, total, st| {
-                // A snapshot costs a pass over the canvas here and a recolouring in the window: at
-                // most every 250 ms, and the last.
-                if last.elapsed() >= Duration::from_millis(250) || done == total {
-                    last = Instant::now();
-                    let update = InferUpdate {
-                        done,
-                        total,
-                        object: st.object(),
-                        origin_px: st.origin_px(),
-                    };
-                    if sender.try_send(update).is_ok() {
-                        ctx.request_repaint();
-                    }
-                }
-                !job_stop.load(std::sync::atomic::Ordering::SeqCst)
+                progress.offer(done == total, || InferUpdate {
+                    done,
+                    total,
+                    object: st.object(),
+                    origin_px: st.origin_px(),
+                });
+                !progress.stopped()
             })
         })?;
         // §7 metrics against the true object, here on the worker (registration and FRC are
@@ -144,7 +129,7 @@ pub(super) fn start_reconstruction(session: &mut Session, env: &mut Env<'_>) {
     });
     session.metrics = None;
     session.reconstructing = Some(ReconstructionRun {
-        job: StreamingJob { job, updates, stop },
+        job,
         done: 0,
         total: view.dataset.len(),
     });
@@ -152,7 +137,7 @@ pub(super) fn start_reconstruction(session: &mut Session, env: &mut Env<'_>) {
 }
 
 pub(super) fn start_epie(session: &mut Session, env: &mut Env<'_>) {
-    if session.epie.is_some() {
+    if already_running(session, session.epie.is_some(), "ePIE") {
         return;
     }
     let Some(view) = &session.dataset else {
@@ -161,11 +146,9 @@ pub(super) fn start_epie(session: &mut Session, env: &mut Env<'_>) {
     };
     let dataset = view.dataset.clone();
     let iterations = env.state.epie_iterations.max(1);
-    let (sender, updates) = sync_channel(2);
-    let stop = Arc::new(AtomicBool::new(false));
-    let job_stop = Arc::clone(&stop);
-    let ctx = env.ctx.clone();
-    let job = Job::spawn("epie", env.ctx, move || {
+    // The window recolours the canvas per update: at most every 250 ms, and the last sweep.
+    let every = Duration::from_millis(250);
+    let job = StreamingJob::spawn("epie", env.ctx, 2, every, move |mut progress| {
         let mut epie = Epie::new(
             &dataset,
             EpieConfig {
@@ -173,36 +156,23 @@ pub(super) fn start_epie(session: &mut Session, env: &mut Env<'_>) {
                 ..EpieConfig::default()
             },
         );
-        let mut last = Instant::now() - Duration::from_secs(1);
         for sweep in 1..=iterations {
             let error = epie.sweep();
-            // The window recolours the canvas per update: at most every 250 ms.
-            if last.elapsed() < Duration::from_millis(250) && sweep < iterations {
-                if job_stop.load(std::sync::atomic::Ordering::SeqCst) {
-                    break;
-                }
-                continue;
-            }
-            last = Instant::now();
-            let snapshot = epie.object_snapshot();
-            let update = EpieUpdate {
+            progress.offer(sweep == iterations, || EpieUpdate {
                 sweep,
                 sweeps: iterations,
                 error,
-                object: snapshot,
+                object: epie.object_snapshot(),
                 origin_px: epie.origin_px(),
-            };
-            if sender.try_send(update).is_ok() {
-                ctx.request_repaint();
-            }
-            if job_stop.load(std::sync::atomic::Ordering::SeqCst) {
+            });
+            if progress.stopped() {
                 break;
             }
         }
         Ok(epie.into_result())
     });
     session.epie = Some(EpieRun {
-        job: StreamingJob { job, updates, stop },
+        job,
         done: 0,
         total: iterations,
     });

@@ -1,11 +1,14 @@
 //! Work off the UI thread: each job is a named thread whose result the window polls every frame
-//! (a panic becomes an error message, never a dead window), plus the channels that stream
-//! progress while it runs.
+//! (a panic becomes an error message, never a dead window). A [`StreamingJob`] also streams
+//! progress while it runs, one way for every job: a bounded channel, updates throttled at the
+//! sender and dropped rather than queued when the window is behind, a repaint on each delivery,
+//! and the stop flag the library's loops check (the command line's Ctrl-C sets the same kind).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::Receiver;
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use eframe::egui;
 
@@ -129,6 +132,30 @@ pub struct StreamingJob<T, U> {
     pub stop: Arc<AtomicBool>,
 }
 
+impl<T: Send + 'static, U: Send + 'static> StreamingJob<T, U> {
+    /// Runs `work` on its own thread with a [`Progress`] that delivers at most `capacity`
+    /// pending updates, at most one per `min_interval` (the last one always).
+    pub fn spawn(
+        label: impl Into<String>,
+        ctx: &egui::Context,
+        capacity: usize,
+        min_interval: Duration,
+        work: impl FnOnce(Progress<U>) -> anyhow::Result<T> + Send + 'static,
+    ) -> Self {
+        let (sender, updates) = sync_channel(capacity.max(1));
+        let stop = Arc::new(AtomicBool::new(false));
+        let progress = Progress {
+            sender,
+            ctx: ctx.clone(),
+            stop: Arc::clone(&stop),
+            min_interval,
+            last_sent: None,
+        };
+        let job = Job::spawn(label, ctx, move || work(progress));
+        Self { job, updates, stop }
+    }
+}
+
 impl<T, U> StreamingJob<T, U> {
     /// Asks the job to stop.
     pub fn request_stop(&self) {
@@ -139,6 +166,74 @@ impl<T, U> StreamingJob<T, U> {
     pub fn stopping(&self) -> bool {
         self.stop.load(Ordering::SeqCst)
     }
+}
+
+/// A streaming job's side of its channel: offers updates, reads the stop flag.
+#[derive(Debug)]
+pub struct Progress<U> {
+    sender: SyncSender<U>,
+    ctx: egui::Context,
+    stop: Arc<AtomicBool>,
+    min_interval: Duration,
+    last_sent: Option<Instant>,
+}
+
+impl<U: Send + 'static> Progress<U> {
+    /// Offers an update, built only when one is due: `min_interval` after the last delivered
+    /// one, or at once when `last`. Dropped (`false`) when the window has not taken the ones
+    /// before; the window repaints on every delivery.
+    pub fn offer(&mut self, last: bool, update: impl FnOnce() -> U) -> bool {
+        let due = last
+            || self
+                .last_sent
+                .is_none_or(|t| t.elapsed() >= self.min_interval);
+        if !due {
+            return false;
+        }
+        match self.sender.try_send(update()) {
+            Ok(()) => {
+                self.last_sent = Some(Instant::now());
+                self.ctx.request_repaint();
+                true
+            }
+            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => false,
+        }
+    }
+
+    /// True once the window asked the job to stop.
+    pub fn stopped(&self) -> bool {
+        self.stop.load(Ordering::SeqCst)
+    }
+
+    /// The stop flag, for library loops that check it themselves (training).
+    pub fn stop_flag(&self) -> Arc<AtomicBool> {
+        Arc::clone(&self.stop)
+    }
+
+    /// The channel's sender, for library code that sends on its own terms (training's events:
+    /// the per-batch ones droppable, the per-epoch ones never), with [`Progress::repaint`]
+    /// after each delivery.
+    pub fn sender(&self) -> SyncSender<U> {
+        self.sender.clone()
+    }
+
+    /// What to call after a delivery made through [`Progress::sender`].
+    pub fn repaint(&self) -> impl Fn() + Send + 'static {
+        let ctx = self.ctx.clone();
+        move || ctx.request_repaint()
+    }
+}
+
+/// Logs that `what` is already running and returns true when `running`, so a second click
+/// tells the user instead of doing nothing in silence.
+pub fn already_running(session: &mut super::session::Session, running: bool, what: &str) -> bool {
+    if running {
+        session.log(
+            super::session::Level::Warn,
+            format!("{what} is already running: wait for it, or stop it first"),
+        );
+    }
+    running
 }
 
 #[cfg(test)]
@@ -165,6 +260,38 @@ mod tests {
             "{message}"
         );
         assert!(!panics.is_running());
+    }
+
+    #[test]
+    fn a_streaming_job_throttles_drops_rather_than_queues_and_stops() {
+        let ctx = egui::Context::default();
+        let (release, wait) = std::sync::mpsc::channel::<()>();
+        let mut job = StreamingJob::spawn(
+            "stream",
+            &ctx,
+            2,
+            Duration::from_secs(3600),
+            move |mut progress: Progress<usize>| {
+                // Throttled: of 100 offers within the interval, only the first is delivered.
+                let delivered = (0..100).filter(|&i| progress.offer(false, || i)).count();
+                // The last one always goes (the channel has room for one more).
+                let last = progress.offer(true, || 100);
+                // Full channel: dropped, not queued.
+                let dropped = !progress.offer(true, || 101);
+                let _ = wait.recv();
+                Ok((delivered, last, dropped, progress.stopped()))
+            },
+        );
+        job.request_stop();
+        let _ = release.send(());
+        let result = loop {
+            if let Some(r) = job.job.poll() {
+                break r.unwrap();
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        };
+        assert_eq!(result, (1, true, true, true));
+        assert_eq!(job.updates.try_iter().collect::<Vec<_>>(), [0, 100]);
     }
 
     fn ok_value(job: &mut Job<i32>) -> i32 {

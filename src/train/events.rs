@@ -177,6 +177,14 @@ impl EventSender {
         )
     }
 
+    /// Sends into an existing bounded channel (a window's streaming job makes it).
+    pub fn from_sender(sender: SyncSender<TrainEvent>) -> Self {
+        Self {
+            sender: Some(sender),
+            notify: None,
+        }
+    }
+
     /// Calls `notify` after every delivered event (the window's `request_repaint`).
     #[must_use]
     pub fn with_notify(mut self, notify: impl Fn() + Send + 'static) -> Self {
