@@ -673,6 +673,7 @@ fn mutate_json(rng: &mut ChaCha8Rng, text: &str) -> String {
         "config.loss",
         "config.adam.epsilon",
         "config.merge_weights",
+        "config.overlap_merge_weights",
         "schedule",
         "schedule.learning_rate",
     ];

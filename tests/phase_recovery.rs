@@ -72,10 +72,12 @@ fn overlap_groups_recover_the_phase_in_the_first_steps() {
     println!(
         "overlap groups, 32 steps: amplitude Pearson {amplitude:.3}, phase Pearson {phase:.3}"
     );
-    // Measured: amplitude 0.491, phase 0.217 (the twin basin gives ≤ 0; the same seed without
-    // overlap groups gives −0.217). The bounds are about half of what was measured.
+    // Measured: amplitude 0.488, phase 0.396 with the |P|²-weighted merge (the default); 0.491 /
+    // 0.217 with the central box it replaced; the twin basin gives ≤ 0 (the same seed without
+    // overlap groups: −0.217). The phase bound sits between the box and |P|², so a return to
+    // either fails; the amplitude bound is about half of what was measured.
     assert!(
-        phase > 0.1,
+        phase > 0.3,
         "phase Pearson {phase}: the twin-image basin is back"
     );
     assert!(amplitude > 0.25, "amplitude Pearson {amplitude}");

@@ -14,9 +14,7 @@ use clap::{Args, ValueEnum};
 
 use super::args::CommonArgs;
 use crate::data::reconstruction::Reconstruction;
-use crate::data::simulate::{
-    ScanPattern, SimulationConfig, default_probe, lines_object, scan_positions, simulate_scan,
-};
+use crate::data::simulate::{ScanPattern, SimulationConfig, simulate_lines_scan};
 use crate::data::{Dataset, LoadOptions, load};
 use crate::device::{DeviceChoice, build_device};
 use crate::epie::{EpieConfig, run_epie};
@@ -98,6 +96,13 @@ pub struct QualityArgs {
     /// --own-patch-weight`) [default: the training default].
     #[arg(long)]
     pub own_patch_weight: Option<f32>,
+    /// Adam's starting learning rate [default: the training default, 1e-3].
+    #[arg(long)]
+    pub learning_rate: Option<f64>,
+    /// Weight the merge of an overlap group's patches by the central N/2 box instead of the
+    /// probe's intensity |P|² (how overlap groups trained before; for comparisons).
+    #[arg(long)]
+    pub overlap_merge_box: bool,
     /// Groups per optimiser step [default: the case's].
     #[arg(long)]
     pub batch_size: Option<usize>,
@@ -201,12 +206,8 @@ fn case_data(args: &QualityArgs) -> anyhow::Result<CaseData> {
                 seed: args.seed,
                 ..SimulationConfig::default()
             };
-            let object = lines_object(&sim);
-            let probe = default_probe(sim.n);
             let scan = |count: usize, seed: u64| -> anyhow::Result<Dataset> {
-                let positions =
-                    scan_positions(ScanPattern::Random { count }, sim.n, sim.object_size, seed);
-                Ok(simulate_scan(&object, &probe, positions, sim.nphotons, seed)?.dataset)
+                Ok(simulate_lines_scan(&sim, ScanPattern::Random { count }, seed)?.dataset)
             };
             Ok(CaseData {
                 train: scan(2048, args.seed)?,
@@ -401,6 +402,12 @@ fn apply_overrides(args: &QualityArgs, config: &mut TrainConfig) {
     }
     if let Some(batch) = args.batch_size {
         config.batch_size = batch;
+    }
+    if let Some(rate) = args.learning_rate {
+        config.learning_rate = rate;
+    }
+    if args.overlap_merge_box {
+        config.overlap_merge_weights = crate::physics::merge::MergeWeights::CentralBox;
     }
     if let Some(weight) = args.own_patch_weight {
         config.loss.own_patch_nll = weight;
