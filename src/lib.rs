@@ -21,8 +21,10 @@
 //!   Uses `data`, `model`.
 //! - [`train`]: the training loop, its events and schedule, the model directory. Uses `data`,
 //!   `io`, `physics`, `model`, `infer`.
-//! - [`gui`]: the desktop app (eframe/egui): the same calls on worker threads, live. Uses
-//!   everything above except `cli`.
+//! - [`report`]: the exported report's content (the window's Export and `ptychostudio report`).
+//!   Uses `data`, `infer`, `io`, `metrics`, `train`.
+//! - `gui` (the `gui` feature, on by default): the desktop app (eframe/egui): the same calls on
+//!   worker threads, live. Uses everything above except `cli`.
 //! - [`cli`]: the command line. Uses everything above (it opens the window when given no
 //!   subcommand); nothing uses it.
 //!
@@ -36,6 +38,7 @@ pub mod epie;
 pub mod fft;
 pub mod filter;
 pub mod geometry;
+#[cfg(feature = "gui")]
 pub mod gui;
 pub mod infer;
 pub mod io;

@@ -72,6 +72,7 @@ pub struct WindowArgs {
     pub software_gpu: bool,
 }
 
+#[cfg(feature = "gui")]
 impl WindowArgs {
     /// The launch options these flags mean.
     pub fn launch(&self, file: Option<PathBuf>) -> anyhow::Result<crate::gui::LaunchOptions> {
@@ -158,6 +159,29 @@ pub enum Command {
     Bench(bench::BenchArgs),
 }
 
+/// Opens the window on `cli.file` (or the demo scan).
+#[cfg(feature = "gui")]
+fn open_window(cli: &Cli) -> anyhow::Result<()> {
+    crate::gui::run(cli.window.launch(cli.file.clone())?)
+}
+
+/// This build has no window: says so, and what it can do instead.
+#[cfg(not(feature = "gui"))]
+fn open_window(_cli: &Cli) -> anyhow::Result<()> {
+    anyhow::bail!(
+        "this build has no window (built without the `gui` feature): give a subcommand ({})",
+        subcommand_names()
+    )
+}
+
+fn subcommand_names() -> String {
+    Cli::command()
+        .get_subcommands()
+        .map(|c| c.get_name().to_owned())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
@@ -176,14 +200,10 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 anyhow::bail!(
                     "{}: no such file (subcommands: {})",
                     file.display(),
-                    Cli::command()
-                        .get_subcommands()
-                        .map(|c| c.get_name().to_owned())
-                        .collect::<Vec<_>>()
-                        .join(", ")
+                    subcommand_names()
                 );
             }
-            crate::gui::run(cli.window.launch(cli.file.clone())?)
+            open_window(&cli)
         }
     }
 }
