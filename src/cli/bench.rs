@@ -9,9 +9,7 @@ use burn::module::Module;
 use clap::Args;
 
 use super::args::CommonArgs;
-use crate::data::simulate::{
-    ScanPattern, SimulationConfig, default_probe, lines_object, scan_positions, simulate_scan,
-};
+use crate::data::simulate::{ScanPattern, SimulationConfig, simulate_lines_scan};
 use crate::device::{DeviceChoice, build_device};
 use crate::infer::{InferOptions, reconstruct};
 use crate::io::atomic::write_atomic;
@@ -102,11 +100,8 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
         seed: 7,
         ..SimulationConfig::default()
     };
-    let object = lines_object(&sim);
-    let probe = default_probe(sim.n);
     let count = args.infer_patterns.max(args.train_groups).max(16);
-    let positions = scan_positions(ScanPattern::Random { count }, sim.n, sim.object_size, 7);
-    let dataset = simulate_scan(&object, &probe, positions, sim.nphotons, 7)?.dataset;
+    let dataset = simulate_lines_scan(&sim, ScanPattern::Random { count }, 7)?.dataset;
     let config = TrainConfig {
         n: args.n,
         gridsize: args.gridsize,

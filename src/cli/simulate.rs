@@ -7,10 +7,7 @@ use clap::Args;
 
 use super::args::CommonArgs;
 use crate::data::save::save_pinn;
-use crate::data::simulate::{
-    ScanPattern, SimulatedScan, SimulationConfig, default_probe, lines_object, scan_positions,
-    simulate_scan,
-};
+use crate::data::simulate::{ScanPattern, SimulatedScan, SimulationConfig, simulate_lines_scan};
 
 /// Arguments of `simulate`. Defaults give the standard case of physics.md §9.
 #[derive(Debug, Args)]
@@ -87,19 +84,16 @@ pub fn run(args: &SimulateArgs) -> anyhow::Result<()> {
                 .with_context(|| format!("cannot create {}", parent.display()))?;
         }
     }
-    let object = lines_object(&config);
-    let probe = default_probe(config.n);
     let write = |pattern: ScanPattern,
                  seed: u64,
                  path: &PathBuf,
                  role: &str|
      -> anyhow::Result<()> {
-        let positions = scan_positions(pattern, config.n, config.object_size, seed);
         let SimulatedScan {
             mut dataset,
             truth_patches,
             intensity_scale,
-        } = simulate_scan(&object, &probe, positions, config.nphotons, seed)?;
+        } = simulate_lines_scan(&config, pattern, seed)?;
         dataset.metadata = Some(serde_json::to_string(&serde_json::json!({
             "generator": "ptychostudio simulate",
             "version": env!("CARGO_PKG_VERSION"),

@@ -190,6 +190,24 @@ pub struct SimulatedScan {
     pub intensity_scale: f64,
 }
 
+/// The standard synthetic scan in one call (physics.md §9): `config`'s lines object (seeded by
+/// `config.seed`) under the default probe, at `pattern`'s positions, with Poisson noise at
+/// `config.nphotons`; the positions and the noise are seeded by `seed`.
+pub fn simulate_lines_scan(
+    config: &SimulationConfig,
+    pattern: ScanPattern,
+    seed: u64,
+) -> Result<SimulatedScan, DatasetError> {
+    let positions = scan_positions(pattern, config.n, config.object_size, seed);
+    simulate_scan(
+        &lines_object(config),
+        &default_probe(config.n),
+        positions,
+        config.nphotons,
+        seed,
+    )
+}
+
 /// Simulates diffraction for `positions` over `object` with `probe`: Ψ = P · patch,
 /// A = |fftshift(fft2(Ψ))| / N, s = √(nphotons / mean Σ|Ψ|²), counts = Poisson((s·A)²) with
 /// one seeded stream per pattern, diff3d = √counts / s.

@@ -9,8 +9,8 @@ use burn::module::Module;
 use burn::prelude::Device;
 
 use super::command::Command;
-use super::env::{Env, file_name};
-use super::jobs::{Job, already_running};
+use super::env::{Env, already_running, file_name};
+use super::jobs::Job;
 use super::session::{
     DatasetView, DialogPurpose, Level, ModelJobResult, ModelView, OpenFailure, Session,
 };

@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use burn::module::Module;
 
-use super::env::{Env, file_name, file_stem};
-use super::jobs::{StreamingJob, already_running, in_compute_pool};
+use super::env::{Env, already_running, file_name, file_stem};
+use super::jobs::{StreamingJob, in_compute_pool};
 use super::session::{EpieRun, EpieUpdate, InferUpdate, Level, ReconstructionRun, Session};
 use super::state::Pane;
 use crate::epie::{Epie, EpieConfig};

@@ -7,9 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 
 use crate::data::save::save_pinn;
-use crate::data::simulate::{
-    ScanPattern, SimulationConfig, default_probe, lines_object, scan_positions, simulate_scan,
-};
+use crate::data::simulate::{ScanPattern, SimulationConfig, simulate_lines_scan};
 
 /// The demo file's name.
 pub const DEMO_FILE: &str = "demo_lines_n64.npz";
@@ -33,15 +31,7 @@ pub fn write_demo_dataset(dir: &Path) -> anyhow::Result<PathBuf> {
     }
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let config = demo_config();
-    let object = lines_object(&config);
-    let probe = default_probe(config.n);
-    let positions = scan_positions(
-        ScanPattern::Random { count: 512 },
-        config.n,
-        config.object_size,
-        config.seed,
-    );
-    let mut scan = simulate_scan(&object, &probe, positions, config.nphotons, config.seed)?;
+    let mut scan = simulate_lines_scan(&config, ScanPattern::Random { count: 512 }, config.seed)?;
     scan.dataset.metadata = Some(
         serde_json::json!({
             "generator": "ptychostudio window (demo scan)",

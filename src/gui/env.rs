@@ -8,6 +8,7 @@ use eframe::egui;
 
 use super::gpu::GpuStatus;
 use super::jobs::compute_threads;
+use super::session::{Level, Session};
 use super::state::AppState;
 use crate::device::DeviceChoice;
 
@@ -77,4 +78,16 @@ pub fn file_name(path: &Path) -> String {
 pub fn file_stem(path: &Path) -> String {
     path.file_stem()
         .map_or_else(|| "scan".into(), |n| n.to_string_lossy().into_owned())
+}
+
+/// Logs that `what` is already running and returns true when `running`, so a second click
+/// tells the user instead of doing nothing in silence.
+pub fn already_running(session: &mut Session, running: bool, what: &str) -> bool {
+    if running {
+        session.log(
+            Level::Warn,
+            format!("{what} is already running: wait for it, or stop it first"),
+        );
+    }
+    running
 }

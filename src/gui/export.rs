@@ -19,7 +19,7 @@ pub use crate::report::REPORT_FILE;
 
 /// Starts writing the report and the product into `dir`.
 pub fn start_export(session: &mut Session, env: &mut Env<'_>, dir: PathBuf) {
-    if super::jobs::already_running(session, session.exporting.is_some(), "an export") {
+    if super::env::already_running(session, session.exporting.is_some(), "an export") {
         return;
     }
     let Some(view) = &session.dataset else {

@@ -224,18 +224,6 @@ impl<U: Send + 'static> Progress<U> {
     }
 }
 
-/// Logs that `what` is already running and returns true when `running`, so a second click
-/// tells the user instead of doing nothing in silence.
-pub fn already_running(session: &mut super::session::Session, running: bool, what: &str) -> bool {
-    if running {
-        session.log(
-            super::session::Level::Warn,
-            format!("{what} is already running: wait for it, or stop it first"),
-        );
-    }
-    running
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
