@@ -7,9 +7,7 @@
 
 use burn::prelude::*;
 use ptychostudio::data::Dataset;
-use ptychostudio::data::simulate::{
-    ScanPattern, SimulationConfig, default_probe, lines_object, scan_positions, simulate_scan,
-};
+use ptychostudio::data::simulate::{ScanPattern, SimulationConfig, simulate_lines_scan};
 use ptychostudio::device::{DeviceChoice, build_device};
 use ptychostudio::infer::predict_patches;
 use ptychostudio::train::{ModelBundle, TrainConfig, TrainControl, train};
@@ -26,16 +24,9 @@ fn scan() -> Dataset {
         seed: 3,
         ..SimulationConfig::default()
     };
-    let positions = scan_positions(ScanPattern::Random { count: 96 }, 64, 160, 9);
-    simulate_scan(
-        &lines_object(&config),
-        &default_probe(64),
-        positions,
-        1e9,
-        9,
-    )
-    .unwrap()
-    .dataset
+    simulate_lines_scan(&config, ScanPattern::Random { count: 96 }, 9)
+        .unwrap()
+        .dataset
 }
 
 #[test]

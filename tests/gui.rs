@@ -11,9 +11,7 @@ use eframe::egui;
 use egui_kittest::Harness;
 use egui_kittest::kittest::{NodeT, Queryable};
 use ptychostudio::data::save::save_pinn;
-use ptychostudio::data::simulate::{
-    ScanPattern, SimulationConfig, default_probe, lines_object, scan_positions, simulate_scan,
-};
+use ptychostudio::data::simulate::{ScanPattern, SimulationConfig, simulate_lines_scan};
 use ptychostudio::device::DeviceChoice;
 use ptychostudio::gui::{Command, LaunchOptions, Pane, PtychoApp, REPORT_FILE};
 use ptychostudio::train::{ModelBundle, StopReason};
@@ -27,15 +25,8 @@ fn write_scan(dir: &Path) -> PathBuf {
         seed: 3,
         ..SimulationConfig::default()
     };
-    let positions = scan_positions(ScanPattern::Random { count: 48 }, 64, 128, 3);
-    let scan = simulate_scan(
-        &lines_object(&config),
-        &default_probe(64),
-        positions,
-        1e6,
-        3,
-    )
-    .expect("simulate the scan");
+    let scan = simulate_lines_scan(&config, ScanPattern::Random { count: 48 }, 3)
+        .expect("simulate the scan");
     let path = dir.join("scan.npz");
     save_pinn(&scan.dataset, &path, None).expect("write the scan");
     path

@@ -12,9 +12,7 @@ use std::time::{Duration, Instant};
 
 use burn::prelude::*;
 use ptychostudio::data::save::save_pinn;
-use ptychostudio::data::simulate::{
-    ScanPattern, SimulationConfig, default_probe, lines_object, scan_positions, simulate_scan,
-};
+use ptychostudio::data::simulate::{ScanPattern, SimulationConfig, simulate_lines_scan};
 use ptychostudio::train::ModelBundle;
 use rand::prelude::*;
 use rand_chacha::ChaCha8Rng;
@@ -27,9 +25,7 @@ fn write_scan(path: &Path) {
         seed: 2,
         ..SimulationConfig::default()
     };
-    let object = lines_object(&config);
-    let positions = scan_positions(ScanPattern::Random { count: 24 }, 64, 128, 2);
-    let scan = simulate_scan(&object, &default_probe(64), positions, 1e6, 2).unwrap();
+    let scan = simulate_lines_scan(&config, ScanPattern::Random { count: 24 }, 2).unwrap();
     save_pinn(&scan.dataset, path, None).unwrap();
 }
 

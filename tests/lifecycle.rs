@@ -10,9 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use burn::module::Module;
 use burn::prelude::*;
 use ptychostudio::data::save::save_pinn;
-use ptychostudio::data::simulate::{
-    ScanPattern, SimulationConfig, default_probe, lines_object, scan_positions, simulate_scan,
-};
+use ptychostudio::data::simulate::{ScanPattern, SimulationConfig, simulate_lines_scan};
 use ptychostudio::data::{Dataset, LoadOptions, load};
 use ptychostudio::infer::{InferOptions, predict_patches, reconstruct};
 use ptychostudio::metrics::{Evaluation, evaluate};
@@ -34,10 +32,7 @@ fn scan(count: usize, seed: u64) -> Dataset {
         seed: 3,
         ..SimulationConfig::default()
     };
-    let object = lines_object(&config);
-    let probe = default_probe(64);
-    let positions = scan_positions(ScanPattern::Random { count }, 64, OBJECT_SIZE, seed);
-    simulate_scan(&object, &probe, positions, config.nphotons, seed)
+    simulate_lines_scan(&config, ScanPattern::Random { count }, seed)
         .unwrap()
         .dataset
 }
