@@ -182,6 +182,22 @@ mod tests {
         assert_eq!(parsed.data, NpyData::Int(expected));
     }
 
+    /// Found by the fuzz test (seed 7, case 8224): a damaged descr echoed a newline into the
+    /// error line.
+    #[test]
+    fn an_unsupported_dtype_is_named_on_one_line() {
+        let mut bytes = header_bytes("<f8", &[2]);
+        let at = bytes.windows(3).position(|w| w == b"<f8").unwrap();
+        bytes[at + 1] = b'\n';
+        bytes.extend_from_slice(&[0u8; 16]);
+        let message = parse_npy(&bytes, "ycoords").unwrap_err().to_string();
+        assert!(!message.contains('\n'), "{message:?}");
+        assert!(
+            message.contains("ycoords") && message.contains("\\n"),
+            "{message}"
+        );
+    }
+
     #[test]
     fn a_header_claiming_more_than_present_is_an_error_not_an_allocation() {
         let mut bytes = header_bytes("<f8", &[1 << 40, 1 << 30]);

@@ -154,7 +154,8 @@ pub fn parse_npy(bytes: &[u8], key: &str) -> Result<NpyArray, NpzError> {
     let header = parse_header_dict(header_text, key)?;
     let dtype = parse_dtype(&header.descr).ok_or_else(|| NpzError::UnsupportedDtype {
         key: key.to_owned(),
-        dtype: header.descr.clone(),
+        // As text a person can read on one line: a damaged header may hold any bytes.
+        dtype: header.descr.escape_debug().to_string(),
     })?;
     let count = header
         .shape
