@@ -10,7 +10,7 @@ use super::args::{CommonArgs, LoadArgs};
 use crate::data::load;
 use crate::data::summary::dataset_summary;
 use crate::device::{DeviceChoice, build_device};
-use crate::epie::{Epie, EpieConfig};
+use crate::epie::{EpieConfig, run_epie};
 use crate::io::report::write_report;
 use crate::report::{
     NETWORK_LABEL, ReportInputs, ShownModel, ShownObject, TRUE_OBJECT_LABEL, compose,
@@ -87,20 +87,15 @@ pub fn run(args: &ReportArgs) -> anyhow::Result<()> {
         (None, None) => anyhow::bail!("give --model DIR or --reconstruction FILE"),
     };
     let epie = args.epie.map(|sweeps| {
+        let sweeps = sweeps.max(1);
         tracing::info!("{sweeps} sweeps of ePIE");
-        let mut epie = Epie::new(
-            dataset,
-            EpieConfig {
-                iterations: sweeps.max(1),
-                ..EpieConfig::default()
-            },
-        );
-        for _ in 0..sweeps.max(1) {
-            epie.sweep();
-        }
+        let config = EpieConfig {
+            iterations: sweeps,
+            ..EpieConfig::default()
+        };
         (
-            format!("ePIE, {} sweeps", sweeps.max(1)),
-            epie.into_result(),
+            format!("ePIE, {sweeps} sweeps"),
+            run_epie(dataset, config, |_| true),
         )
     });
     let source = args
