@@ -1,10 +1,13 @@
 //! Physics forward + backward (Poisson loss gradient w.r.t. the object) for a batch of 16 at
-//! N = 64, gridsize 1 and 2, on the CPU (flex) and, with `PTYCHO_BENCH_WGPU=1`, on the GPU.
+//! N = 64, gridsize 1 and 2 (the |P|²-weighted merge), on the CPU (flex; with our translation
+//! kernel and, `cpu_burn_*`, with the banded matrix products) and, with `PTYCHO_BENCH_WGPU=1`,
+//! on the GPU.
 //!
 //! `cargo bench --bench physics`
 
 use burn::prelude::*;
 use criterion::{Criterion, criterion_group, criterion_main};
+use ptychostudio::fast_cpu::set_enabled;
 use ptychostudio::physics::loss::poisson_nll;
 use ptychostudio::physics::merge::MergeWeights;
 use ptychostudio::physics::{CTensor, ForwardModel, MergeMode};
@@ -58,10 +61,22 @@ fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("physics_forward_backward_b16_n64");
     group.sample_size(10);
     for (name, device) in &devices {
-        let mut g1 = step(device, 1, MergeMode::Off);
-        group.bench_function(format!("{name}_gridsize1"), |b| b.iter(&mut g1));
-        let mut g2 = step(device, 2, MergeMode::On(MergeWeights::CentralBox));
-        group.bench_function(format!("{name}_gridsize2_merge"), |b| b.iter(&mut g2));
+        // On the CPU, with our translation kernel and with the banded matrices it replaced.
+        let kernels: &[(&str, bool)] = if *name == "cpu" {
+            &[("", true), ("_burn", false)]
+        } else {
+            &[("", true)]
+        };
+        for (suffix, ours) in kernels {
+            set_enabled(*ours);
+            let mut g1 = step(device, 1, MergeMode::Off);
+            group.bench_function(format!("{name}{suffix}_gridsize1"), |b| b.iter(&mut g1));
+            let mut g2 = step(device, 2, MergeMode::On(MergeWeights::ProbeIntensity));
+            group.bench_function(format!("{name}{suffix}_gridsize2_merge"), |b| {
+                b.iter(&mut g2)
+            });
+        }
+        set_enabled(true);
     }
     group.finish();
 }

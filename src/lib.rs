@@ -35,6 +35,7 @@ pub mod cli;
 pub mod data;
 pub mod device;
 pub mod epie;
+pub mod fast_cpu;
 pub mod fft;
 pub mod filter;
 pub mod geometry;

@@ -10,6 +10,8 @@ use burn::tensor::activation::relu;
 use burn::tensor::module::interpolate;
 use burn::tensor::ops::{InterpolateMode, InterpolateOptions};
 
+use super::conv::conv3x3_forward;
+
 /// A 3×3 "same" convolution with Glorot-uniform weights and a zero bias.
 pub fn conv3x3(channels_in: usize, channels_out: usize, device: &Device) -> Conv2d {
     let mut conv = Conv2dConfig::new([channels_in, channels_out], [3, 3])
@@ -60,8 +62,8 @@ impl ConvPool {
     /// # Shapes
     /// - x: `[b, c_in, h, w]` → `[b, filters, h/2, w/2]`
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let x = relu(self.first.forward(x));
-        let x = relu(self.second.forward(x));
+        let x = relu(conv3x3_forward(&self.first, x));
+        let x = relu(conv3x3_forward(&self.second, x));
         self.pool.forward(x)
     }
 }
@@ -96,8 +98,8 @@ impl ConvUp {
     /// # Shapes
     /// - x: `[b, c_in, h, w]` → `[b, filters, 2h, 2w]`
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let x = relu(self.first.forward(x));
-        let x = relu(self.second.forward(x));
+        let x = relu(conv3x3_forward(&self.first, x));
+        let x = relu(conv3x3_forward(&self.second, x));
         let [_, _, h, w] = x.dims();
         interpolate(
             x,

@@ -2,6 +2,7 @@
 //! "probe.big" border branch; Burn Module + Config pairs. Knows Burn; knows nothing of egui.
 
 pub mod blocks;
+pub mod conv;
 pub mod network;
 
 pub use network::{PinnNet, PinnNetConfig};

@@ -8,6 +8,7 @@ use burn::prelude::*;
 use burn::tensor::activation::{sigmoid, silu, tanh};
 
 use super::blocks::{ConvPool, ConvPoolConfig, ConvUp, ConvUpConfig, conv3x3};
+use super::conv::conv3x3_forward;
 
 /// Channels of the decoder output that feed the border branch.
 const BORDER_CHANNELS: usize = 4;
@@ -138,11 +139,11 @@ impl Decoder {
             ),
             _ => (x, None),
         };
-        let main = activation(self.head.forward(main_in))
+        let main = activation(conv3x3_forward(&self.head, main_in))
             .pad([(quarter, quarter), (quarter, quarter)], 0.0); // [b, c, n, n]
         match (border_in, &self.border_up, &self.border_head) {
             (Some(b), Some(up), Some(head)) => {
-                let border = silu(head.forward(up.forward(b))); // [b, c, n, n]
+                let border = silu(conv3x3_forward(head, up.forward(b))); // [b, c, n, n]
                 let device = border.device();
                 let centre = Tensor::<4>::ones([1, 1, half, half], &device)
                     .pad([(quarter, quarter), (quarter, quarter)], 0.0);

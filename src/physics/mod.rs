@@ -2,7 +2,8 @@
 //!
 //! Complex values are carried as (real, imaginary) pairs ([`CTensor`]); the 2-D DFT is two real
 //! matrix products per side ([`Dft2`]); translation is bilinear with zero fill, written as
-//! products with banded matrices built on the host ([`translate`]); the gridsize > 1 merge is
+//! products with banded matrices built on the host ([`translate`]), or on the CPU as direct
+//! two-tap passes ([`translate_cpu`]); the gridsize > 1 merge is
 //! per sample ([`merge`]). Knows Burn; knows nothing of egui.
 
 pub mod complex;
@@ -12,6 +13,7 @@ pub mod loss;
 pub mod merge;
 pub mod probe;
 pub mod translate;
+pub mod translate_cpu;
 
 pub use complex::CTensor;
 pub use dft::Dft2;

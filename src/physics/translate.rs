@@ -6,7 +6,10 @@
 //! matrices built on the host from the shifts (data, not parameters): exact, differentiable with
 //! respect to the image, and a batched matmul on the GPU.
 
+use burn::backend::Dispatch;
 use burn::prelude::*;
+
+use super::translate_cpu::TranslateBackend;
 
 /// Writes the `len × len` matrix of a 1-D shift by `t` into `out` (row-major):
 /// out_vec[i] = in(i − t) = (1 − a)·in[j₀] + a·in[j₀ + 1], j₀ = ⌊i − t⌋, a = frac(i − t).
@@ -24,19 +27,42 @@ fn shift_matrix(len: usize, t: f64, out: &mut [f32]) {
     }
 }
 
-/// A set of translations, one per image of a `[b, c, h, w]` batch.
+/// A set of translations, one per image of a `[b, c, h, w]` batch: on the CPU (Flex) the direct
+/// two-tap kernel of [`super::translate_cpu`], elsewhere the banded matrices.
 #[derive(Debug, Clone)]
 pub struct Translation {
-    /// Ty, `[b, c, h, h]`.
-    rows: Tensor<4>,
-    /// Txᵀ, `[b, c, w, w]`.
-    cols_t: Tensor<4>,
+    /// `b·c` shifts `[t_x, t_y]`, batch-major.
+    shifts: Vec<[f64; 2]>,
+    /// `[b, c, h, w]`.
+    dims: [usize; 4],
+    /// (Ty `[b, c, h, h]`, Txᵀ `[b, c, w, w]`) when the matrix products run.
+    matrices: Option<(Tensor<4>, Tensor<4>)>,
 }
 
 impl Translation {
-    /// Builds the matrices for `shifts` (`b·c` entries `[t_x, t_y]`, batch-major) on images of
-    /// `h × w`.
+    /// The translations for `shifts` (`b·c` entries `[t_x, t_y]`, batch-major) on images of
+    /// `h × w`, run the way `device` runs them best.
     pub fn new(
+        shifts: &[[f64; 2]],
+        batch: usize,
+        channels: usize,
+        h: usize,
+        w: usize,
+        device: &Device,
+    ) -> Self {
+        if crate::fast_cpu::applies_to(device) {
+            Self {
+                shifts: shifts.to_vec(),
+                dims: [batch, channels, h, w],
+                matrices: None,
+            }
+        } else {
+            Self::matrices(shifts, batch, channels, h, w, device)
+        }
+    }
+
+    /// The same translations as banded matrices on `device`, whatever the device.
+    pub fn matrices(
         shifts: &[[f64; 2]],
         batch: usize,
         channels: usize,
@@ -60,8 +86,12 @@ impl Translation {
             }
         }
         Self {
-            rows: Tensor::from_data(TensorData::new(rows, [batch, channels, h, h]), device),
-            cols_t: Tensor::from_data(TensorData::new(cols_t, [batch, channels, w, w]), device),
+            shifts: shifts.to_vec(),
+            dims: [batch, channels, h, w],
+            matrices: Some((
+                Tensor::from_data(TensorData::new(rows, [batch, channels, h, h]), device),
+                Tensor::from_data(TensorData::new(cols_t, [batch, channels, w, w]), device),
+            )),
         }
     }
 
@@ -70,7 +100,31 @@ impl Translation {
     /// # Shapes
     /// - images: `[b, c, h, w]` (or `[b, 1, h, w]`, broadcast over c) → `[b, c, h, w]`
     pub fn apply(&self, images: Tensor<4>) -> Tensor<4> {
-        self.rows.clone().matmul(images).matmul(self.cols_t.clone())
+        match &self.matrices {
+            Some(_) => self.apply_matrices(images),
+            None => {
+                let images = images.expand(self.dims);
+                Tensor::from_dispatch(<Dispatch as TranslateBackend>::translate_bilinear(
+                    images.into_dispatch(),
+                    self.shifts.clone(),
+                ))
+            }
+        }
+    }
+
+    /// Applies the translations as matrix products (building the matrices on the images' device
+    /// if this set has none).
+    pub fn apply_matrices(&self, images: Tensor<4>) -> Tensor<4> {
+        let [b, c, h, w] = self.dims;
+        let built;
+        let (rows, cols_t) = match &self.matrices {
+            Some(m) => m,
+            None => {
+                built = Self::matrices(&self.shifts, b, c, h, w, &images.device());
+                built.matrices.as_ref().expect("just built")
+            }
+        };
+        rows.clone().matmul(images).matmul(cols_t.clone())
     }
 }
 
@@ -107,5 +161,27 @@ mod tests {
             .try_into_vec_as::<f32>()
             .unwrap();
         assert!(gone.iter().all(|&v| v == 0.0), "zero fill");
+    }
+
+    #[test]
+    fn the_cpu_kernel_equals_the_matrix_products() {
+        let (h, w) = (7, 9);
+        let shifts = [[1.25, -0.5], [-3.0, 2.75], [0.0, 0.0], [10.0, 0.3]];
+        let images: Vec<f32> = (0..shifts.len() * h * w)
+            .map(|i| ((i * 37 % 23) as f32) / 23.0 - 0.4)
+            .collect();
+        let fast = super::super::translate_cpu::translate_images(&images, h, w, &shifts, 1.0);
+        let device = Device::flex();
+        let tensor = Tensor::<4>::from_data(TensorData::new(images, [2, 2, h, w]), &device);
+        let slow = Translation::matrices(&shifts, 2, 2, h, w, &device)
+            .apply_matrices(tensor)
+            .try_into_vec_as::<f32>()
+            .unwrap();
+        let worst = fast
+            .iter()
+            .zip(&slow)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f32::max);
+        assert!(worst < 1e-6, "{worst}");
     }
 }
