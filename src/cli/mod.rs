@@ -11,6 +11,7 @@ mod quality;
 mod reconstruct;
 mod report;
 mod simulate;
+mod torch;
 mod train;
 
 use std::path::PathBuf;
@@ -156,7 +157,7 @@ pub enum Command {
     /// Measure training and inference speed in patterns per second.
     ///
     /// Example: ptychostudio bench --device wgpu --output bench.json
-    Bench(bench::BenchArgs),
+    Bench(Box<bench::BenchArgs>),
 }
 
 /// Opens the window on `cli.file` (or the demo scan).
