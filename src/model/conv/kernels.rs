@@ -115,6 +115,42 @@ fn im2col(images: &[f32], shape: &ConvShape, row0: usize, row1: usize, col: &mut
     }
 }
 
+/// One band of output rows of a task's images: `start` = its first pixel within an image,
+/// `band` = its pixels per image, `cols` = `band · images`, and its im2col tile (`9·c_in × cols`).
+struct Band<'a> {
+    start: usize,
+    band: usize,
+    cols: usize,
+    col: &'a [f32],
+}
+
+/// Calls `each` for every band of `tiling.rows` output rows of the images in `x_chunk` (the
+/// last band may be shorter), with the band's im2col built in `col`.
+fn for_each_band(
+    x_chunk: &[f32],
+    images: usize,
+    shape: &ConvShape,
+    tiling: Tiling,
+    col: &mut Vec<f32>,
+    mut each: impl FnMut(Band<'_>),
+) {
+    let mut row0 = 0;
+    while row0 < shape.height {
+        let row1 = (row0 + tiling.rows).min(shape.height);
+        let band = (row1 - row0) * shape.width;
+        let cols = band * images;
+        col.resize(shape.taps() * cols, 0.0);
+        im2col(x_chunk, shape, row0, row1, col);
+        each(Band {
+            start: row0 * shape.width,
+            band,
+            cols,
+            col,
+        });
+        row0 = row1;
+    }
+}
+
 thread_local! {
     /// Each worker's im2col tile and product buffer, kept between calls: the tiles are megabytes,
     /// and fresh ones every call cost page faults.
@@ -146,38 +182,30 @@ pub fn forward(x: &[f32], weight: &[f32], bias: Option<&[f32]>, shape: &ConvShap
         .for_each(|(y_chunk, x_chunk)| {
             SCRATCH.with_borrow_mut(|(col, product)| {
                 let images = y_chunk.len() / out_len;
-                let mut row0 = 0;
-                while row0 < shape.height {
-                    let row1 = (row0 + tiling.rows).min(shape.height);
-                    let band = (row1 - row0) * shape.width;
-                    let cols = band * images;
-                    col.resize(taps * cols, 0.0);
-                    im2col(x_chunk, shape, row0, row1, col);
-                    let col_view = MatRef::row_major(col, taps, cols);
+                for_each_band(x_chunk, images, shape, tiling, col, |b| {
+                    let col_view = MatRef::row_major(b.col, taps, b.cols);
                     if images == 1 {
                         // Straight into the output rows of this band: channel o's pixels
-                        // row0·w .. row1·w, one channel every `pixels`.
-                        let start = row0 * shape.width;
+                        // start .. start + band, one channel every `pixels`.
                         for o in 0..c_out {
-                            y_chunk[o * pixels + start..o * pixels + start + band].fill(bias_of(o));
+                            let from = o * pixels + b.start;
+                            y_chunk[from..from + b.band].fill(bias_of(o));
                         }
-                        matmul_into(&mut y_chunk[start..], pixels, w, col_view, true);
+                        matmul_into(&mut y_chunk[b.start..], pixels, w, col_view, true);
                     } else {
                         product.clear();
                         (0..c_out)
-                            .for_each(|o| product.extend(std::iter::repeat_n(bias_of(o), cols)));
+                            .for_each(|o| product.extend(std::iter::repeat_n(bias_of(o), b.cols)));
                         matmul(product, w, col_view, true);
                         // Scatter the tile's columns back into each image's output.
                         for (n, y_image) in y_chunk.chunks_exact_mut(out_len).enumerate() {
-                            for (o, row) in product.chunks_exact(cols).enumerate() {
-                                let start = o * pixels;
-                                y_image[start..start + band]
-                                    .copy_from_slice(&row[n * band..(n + 1) * band]);
+                            for (o, row) in product.chunks_exact(b.cols).enumerate() {
+                                y_image[o * pixels..o * pixels + b.band]
+                                    .copy_from_slice(&row[n * b.band..(n + 1) * b.band]);
                             }
                         }
                     }
-                    row0 = row1;
-                }
+                });
             });
         });
     y
@@ -235,39 +263,31 @@ pub fn weight_grads(x: &[f32], dy: &[f32], shape: &ConvShape) -> (Vec<f32>, Vec<
         .fold(zero, |(mut dw, mut db), (dy_chunk, x_chunk)| {
             SCRATCH.with_borrow_mut(|(col, gathered)| {
                 let images = dy_chunk.len() / out_len;
-                let mut row0 = 0;
-                while row0 < shape.height {
-                    let row1 = (row0 + tiling.rows).min(shape.height);
-                    let band = (row1 - row0) * shape.width;
-                    let cols = band * images;
-                    col.resize(taps * cols, 0.0);
-                    im2col(x_chunk, shape, row0, row1, col);
-                    let start = row0 * shape.width;
+                for_each_band(x_chunk, images, shape, tiling, col, |b| {
                     // The tile's gradient as c_out × cols: a view of dy for one image, else
                     // gathered with the images side by side as in the im2col.
                     let g = if images == 1 {
-                        MatRef::strided(&dy_chunk[start..], c_out, band, pixels)
+                        MatRef::strided(&dy_chunk[b.start..], c_out, b.band, pixels)
                     } else {
-                        gathered.resize(c_out * cols, 0.0);
-                        for (o, row) in gathered.chunks_exact_mut(cols).enumerate() {
+                        gathered.resize(c_out * b.cols, 0.0);
+                        for (o, row) in gathered.chunks_exact_mut(b.cols).enumerate() {
                             for (n, dy_image) in dy_chunk.chunks_exact(out_len).enumerate() {
-                                row[n * band..(n + 1) * band]
-                                    .copy_from_slice(&dy_image[o * pixels..o * pixels + band]);
+                                row[n * b.band..(n + 1) * b.band]
+                                    .copy_from_slice(&dy_image[o * pixels..o * pixels + b.band]);
                             }
                         }
-                        MatRef::row_major(gathered, c_out, cols)
+                        MatRef::row_major(gathered, c_out, b.cols)
                     };
                     for (o, total) in db.iter_mut().enumerate() {
                         *total += (0..images)
                             .map(|n| {
-                                let from = n * out_len + o * pixels + start;
-                                dy_chunk[from..from + band].iter().sum::<f32>()
+                                let from = n * out_len + o * pixels + b.start;
+                                dy_chunk[from..from + b.band].iter().sum::<f32>()
                             })
                             .sum::<f32>();
                     }
-                    matmul(&mut dw, g, MatRef::row_major(col, taps, cols).t(), true);
-                    row0 = row1;
-                }
+                    matmul(&mut dw, g, MatRef::row_major(b.col, taps, b.cols).t(), true);
+                });
             });
             (dw, db)
         })
