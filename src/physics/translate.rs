@@ -101,7 +101,7 @@ impl Translation {
     /// - images: `[b, c, h, w]` (or `[b, 1, h, w]`, broadcast over c) → `[b, c, h, w]`
     pub fn apply(&self, images: Tensor<4>) -> Tensor<4> {
         match &self.matrices {
-            Some(_) => self.apply_matrices(images),
+            Some((rows, cols_t)) => rows.clone().matmul(images).matmul(cols_t.clone()),
             None => {
                 let images = images.expand(self.dims);
                 Tensor::from_dispatch(<Dispatch as TranslateBackend>::translate_bilinear(
@@ -110,21 +110,6 @@ impl Translation {
                 ))
             }
         }
-    }
-
-    /// Applies the translations as matrix products (building the matrices on the images' device
-    /// if this set has none).
-    pub fn apply_matrices(&self, images: Tensor<4>) -> Tensor<4> {
-        let [b, c, h, w] = self.dims;
-        let built;
-        let (rows, cols_t) = match &self.matrices {
-            Some(m) => m,
-            None => {
-                built = Self::matrices(&self.shifts, b, c, h, w, &images.device());
-                built.matrices.as_ref().expect("just built")
-            }
-        };
-        rows.clone().matmul(images).matmul(cols_t.clone())
     }
 }
 
@@ -174,7 +159,7 @@ mod tests {
         let device = Device::flex();
         let tensor = Tensor::<4>::from_data(TensorData::new(images, [2, 2, h, w]), &device);
         let slow = Translation::matrices(&shifts, 2, 2, h, w, &device)
-            .apply_matrices(tensor)
+            .apply(tensor)
             .try_into_vec_as::<f32>()
             .unwrap();
         let worst = fast

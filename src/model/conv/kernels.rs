@@ -9,7 +9,6 @@
 //!
 //! Small images are batched several to a tile so each matrix product has enough columns.
 
-use ndarray::Axis;
 use rayon::prelude::*;
 
 use super::matmul::{MatRef, matmul, matmul_into};
@@ -298,17 +297,18 @@ pub fn weight_grads(x: &[f32], dy: &[f32], shape: &ConvShape) -> (Vec<f32>, Vec<
         })
 }
 
-/// Sums a `[b, c, h, w]` tensor over all but the channel axis (a test helper's reference, and
-/// the bias gradient where only that is wanted).
-pub fn channel_sums(values: &[f32], batch: usize, channels: usize) -> Vec<f32> {
-    let per = values.len() / (batch * channels).max(1);
-    let view = ndarray::ArrayView3::from_shape((batch, channels, per), values).expect("b × c × hw");
-    view.sum_axis(Axis(2)).sum_axis(Axis(0)).to_vec()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ndarray::Axis;
+
+    /// Sums a `[b, c, h, w]` tensor over all but the channel axis: the bias gradient by ndarray.
+    fn channel_sums(values: &[f32], batch: usize, channels: usize) -> Vec<f32> {
+        let per = values.len() / (batch * channels).max(1);
+        let view =
+            ndarray::ArrayView3::from_shape((batch, channels, per), values).expect("b × c × hw");
+        view.sum_axis(Axis(2)).sum_axis(Axis(0)).to_vec()
+    }
 
     /// The definition, term by term, in f64.
     fn direct(x: &[f32], w: &[f32], bias: &[f32], s: &ConvShape) -> Vec<f64> {
