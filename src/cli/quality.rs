@@ -79,6 +79,15 @@ pub struct QualityArgs {
     /// Train with the probe K sweeps of ePIE refine on the training scan.
     #[arg(long, value_name = "K")]
     pub probe_from_epie: Option<usize>,
+    /// Optimise the probe jointly with the network (see `train --train-probe`).
+    #[arg(long)]
+    pub train_probe: bool,
+    /// The trainable probe's Adam learning rate [default: the training default].
+    #[arg(long)]
+    pub probe_learning_rate: Option<f64>,
+    /// The first epoch that updates the trainable probe [default: 1].
+    #[arg(long)]
+    pub probe_start_epoch: Option<usize>,
     /// Normalise the probe over the central disk of radius N/4 [default: the case's].
     #[arg(long)]
     pub probe_mask: Option<bool>,
@@ -396,6 +405,15 @@ fn apply_overrides(args: &QualityArgs, config: &mut TrainConfig) {
     }
     if let Some(sweeps) = args.probe_from_epie {
         config.probe_from_epie = sweeps;
+    }
+    if args.train_probe {
+        config.train_probe = true;
+    }
+    if let Some(rate) = args.probe_learning_rate {
+        config.probe_learning_rate = rate;
+    }
+    if let Some(epoch) = args.probe_start_epoch {
+        config.probe_start_epoch = epoch;
     }
     if let Some(overlap) = args.overlap_groups {
         config.overlap_groups = overlap;

@@ -100,6 +100,16 @@ pub struct TrainArgs {
     /// measured probe guess is never exact, and the network holds its probe fixed); 0: off.
     #[arg(long, value_name = "K")]
     pub probe_from_epie: Option<usize>,
+    /// Optimise the probe jointly with the network (its normalisation kept; saved with the
+    /// model).
+    #[arg(long)]
+    pub train_probe: bool,
+    /// The trainable probe's Adam learning rate [default: 1e-3].
+    #[arg(long)]
+    pub probe_learning_rate: Option<f64>,
+    /// The first epoch that updates the trainable probe [default: 1].
+    #[arg(long)]
+    pub probe_start_epoch: Option<usize>,
     /// Where the network runs.
     #[arg(long, value_enum, default_value_t = DeviceChoice::Cpu)]
     pub device: DeviceChoice,
@@ -139,6 +149,8 @@ impl TrainArgs {
             learning_rate => base.learning_rate,
             warmup_steps => base.warmup_steps,
             probe_from_epie => base.probe_from_epie,
+            probe_learning_rate => base.probe_learning_rate,
+            probe_start_epoch => base.probe_start_epoch,
             n_filters_scale => base.n_filters_scale,
             early_stopping_patience => base.early_stopping_patience,
             validation_fraction => base.validation_fraction,
@@ -148,6 +160,9 @@ impl TrainArgs {
         }
         if self.probe_mask {
             base.probe_mask = true;
+        }
+        if self.train_probe {
+            base.train_probe = true;
         }
         base
     }

@@ -57,6 +57,16 @@ impl ForwardModel {
         }
     }
 
+    /// The same model with another probe (`[n, n]`, e.g. a trainable one, used as given); the
+    /// merge weights stay those of the probe the model was set up with.
+    pub fn with_probe(&self, probe: &CTensor<2>) -> Self {
+        let n = self.n();
+        Self {
+            probe: probe.map_to(|t| t.reshape([1, 1, n, n])),
+            ..self.clone()
+        }
+    }
+
     /// The same model with the merge off: each channel diffracts its own patch.
     pub fn unmerged(&self) -> Self {
         Self {

@@ -17,12 +17,12 @@ pub fn disk_mask(n: usize, device: &Device) -> Tensor<2> {
     Tensor::from_data(TensorData::new(values, [n, n]), device)
 }
 
-/// P / (4 · mean|mask · P|), the mask being the disk of radius N/4 when `use_mask`, else none.
-/// The mask only enters the mean: the returned probe is not masked.
+/// The factor 1 / (4 · mean|mask · P|) of [`normalize_probe`] (1 for an all-zero probe), the
+/// mask being the disk of radius N/4 when `use_mask`, else none.
 ///
 /// # Shapes
-/// - probe: `[n, n]` → `[n, n]`
-pub fn normalize_probe(probe: &CTensor<2>, use_mask: bool) -> CTensor<2> {
+/// - probe: `[n, n]`
+pub fn normalization_factor(probe: &CTensor<2>, use_mask: bool) -> f32 {
     let [n, _] = probe.dims();
     let magnitude = probe.abs_sq().sqrt();
     let magnitude = if use_mask {
@@ -31,11 +31,16 @@ pub fn normalize_probe(probe: &CTensor<2>, use_mask: bool) -> CTensor<2> {
         magnitude
     };
     let mean = magnitude.mean().into_scalar::<f32>();
-    if mean > 0.0 {
-        probe.scale(1.0 / (4.0 * mean))
-    } else {
-        probe.clone()
-    }
+    if mean > 0.0 { 1.0 / (4.0 * mean) } else { 1.0 }
+}
+
+/// P / (4 · mean|mask · P|), the mask being the disk of radius N/4 when `use_mask`, else none.
+/// The mask only enters the mean: the returned probe is not masked.
+///
+/// # Shapes
+/// - probe: `[n, n]` → `[n, n]`
+pub fn normalize_probe(probe: &CTensor<2>, use_mask: bool) -> CTensor<2> {
+    probe.scale(normalization_factor(probe, use_mask))
 }
 
 /// A host probe as a complex tensor on `device`.

@@ -61,6 +61,16 @@ pub struct TrainConfig {
     /// Before training, replace the scan's probe by the one this many sweeps of ePIE refine on
     /// the training scan (0: use the scan's probe as it is).
     pub probe_from_epie: usize,
+    /// Optimise the probe jointly with the network (its own Adam, the same loss), starting from
+    /// the scan's probe (or ePIE's, with `probe_from_epie`). Its normalisation (§3.3) is kept
+    /// inside the graph, so only its shape and phase are learned. The learned probe is saved
+    /// with the model.
+    pub train_probe: bool,
+    /// The probe's Adam learning rate; the plateau schedule lowers it by the network's factor.
+    pub probe_learning_rate: f64,
+    /// The first epoch whose steps update the probe (1: from the start); before it the network
+    /// learns an object against the probe as given.
+    pub probe_start_epoch: usize,
     /// How overlapping channels are weighted in the gridsize > 1 merge (the reference's
     /// central N/2 box by default).
     pub merge_weights: MergeWeights,
@@ -129,6 +139,9 @@ impl Default for TrainConfig {
             probe_big: true,
             probe_mask: false,
             probe_from_epie: 0,
+            train_probe: false,
+            probe_learning_rate: 1e-3,
+            probe_start_epoch: 1,
             merge_weights: MergeWeights::CentralBox,
             overlap_merge_weights: MergeWeights::ProbeIntensity,
             overlap_groups: true,
@@ -215,6 +228,22 @@ impl TrainConfig {
         }
         if !(self.learning_rate.is_finite() && self.learning_rate > 0.0) {
             return bad("learning_rate", &self.learning_rate, "must be > 0");
+        }
+        if self.train_probe
+            && !(self.probe_learning_rate.is_finite() && self.probe_learning_rate > 0.0)
+        {
+            return bad(
+                "probe_learning_rate",
+                &self.probe_learning_rate,
+                "must be > 0 when the probe is trained",
+            );
+        }
+        if self.probe_start_epoch == 0 {
+            return bad(
+                "probe_start_epoch",
+                &self.probe_start_epoch,
+                "epochs count from 1",
+            );
         }
         let adam = self.adam;
         if !(0.0..1.0).contains(&adam.beta_1) {

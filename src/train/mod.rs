@@ -9,6 +9,7 @@ pub mod events;
 pub mod metrics_log;
 pub mod preview;
 pub mod probe_check;
+pub mod probe_param;
 pub mod run;
 pub mod schedule;
 pub mod split;

@@ -20,6 +20,7 @@ use super::error::TrainError;
 use super::events::{EpochRecord, EventSender, RunInfo, StopReason, TrainEvent};
 use super::metrics_log::write_metrics_csv;
 use super::preview::Preview;
+use super::probe_param::TrainableProbe;
 use super::schedule::Schedule;
 use super::split::Splits;
 use super::start::{check_resume, start_network};
@@ -28,7 +29,7 @@ use crate::data::Dataset;
 use crate::model::PinnNet;
 use crate::physics::ForwardModel;
 use crate::physics::forward::intensity_scale;
-use crate::physics::probe::normalize_probe;
+use crate::physics::probe::normalization_factor;
 
 /// How a run is driven and where it writes; not part of the model.
 #[derive(Debug)]
@@ -95,26 +96,30 @@ pub fn train(
     if let Some(bundle) = resume {
         check_resume(config, bundle)?;
     }
-    // A refined probe is computed once; a resumed run keeps the probe its model was trained with.
+    // A refined or learned probe is computed once; a resumed run keeps the probe its model was
+    // trained with (and, with a trainable probe, goes on learning from it).
     let refined;
-    let train_data = match (config.probe_from_epie, resume) {
-        (0, _) => train_data,
-        (_, Some(bundle)) => {
+    let train_data = match resume {
+        Some(bundle) if config.probe_from_epie > 0 || config.train_probe => {
             refined = train_data.with_probe(bundle.probe.clone())?;
             &refined
         }
-        (sweeps, None) => {
+        None if config.probe_from_epie > 0 => {
+            let sweeps = config.probe_from_epie;
             control.events.log(format!(
                 "refining the probe with {sweeps} sweeps of ePIE on the training scan"
             ));
             refined = train_data.with_probe(crate::epie::refined_probe(train_data, sweeps))?;
             &refined
         }
+        _ => train_data,
     };
     let splits = Splits::build(train_data, test_data, config)?;
     let probe = crate::physics::probe_tensor(train_data.probe(), device);
+    let factor = normalization_factor(&probe, config.probe_mask);
+    let probe = probe.scale(factor);
     let forward = ForwardModel::new(
-        &normalize_probe(&probe, config.probe_mask),
+        &probe,
         intensity_scale(config.nphotons, config.n),
         config.merge_mode(),
         config.group_side(),
@@ -122,13 +127,26 @@ pub fn train(
     let setup = Setup {
         config,
         forward,
+        probe_to_scan_scale: 1.0 / factor,
         splits,
         device_label: crate::device::describe(device),
     };
     let (network, optimizer) = start_network(config, resume, device)?;
+    let learned_probe = config.train_probe.then(|| {
+        let optimizer: burn::optim::ModuleOptimizer = burn::optim::AdamConfig::new()
+            .with_beta_1(config.adam.beta_1)
+            .with_beta_2(config.adam.beta_2)
+            .with_epsilon(config.adam.epsilon)
+            .init();
+        (
+            TrainableProbe::new(&probe, &device.clone().autodiff()),
+            optimizer,
+        )
+    });
     let mut state = RunState {
         network,
         optimizer,
+        learned_probe,
         schedule: resume.map_or_else(|| Schedule::new(config), |b| b.manifest.schedule.clone()),
         history: resume.map(|b| b.history.clone()).unwrap_or_default(),
         last_good: None,
@@ -146,6 +164,9 @@ pub fn train(
 struct RunState {
     network: PinnNet,
     optimizer: burn::optim::ModuleOptimizer,
+    /// The trainable probe and its own Adam (`train_probe`); its moments are not saved, so a
+    /// resumed run restarts them.
+    learned_probe: Option<(TrainableProbe, burn::optim::ModuleOptimizer)>,
     schedule: Schedule,
     history: Vec<EpochRecord>,
     /// The network after the last finished epoch (inference mode).
@@ -172,7 +193,10 @@ impl RunState {
                 trained_on: Some(setup.device_label.clone()),
             },
             network,
-            probe: probe.probe().clone(),
+            probe: self.learned_probe.as_ref().map_or_else(
+                || probe.probe().clone(),
+                |(learned, _)| learned.to_host(setup.config.probe_mask, setup.probe_to_scan_scale),
+            ),
             history: self.history.clone(),
             optimizer: self.optimizer.into_bytes().ok().map(|b| b.to_vec()),
         }
@@ -214,7 +238,8 @@ fn train_epoch(
                 interrupted: Some(StopReason::Stopped),
             };
         }
-        let batch = setup.batch_loss(&state.network, set, chunk, &autodiff);
+        let probe = state.learned_probe.as_ref().map(|(p, _)| p);
+        let batch = setup.batch_loss(&state.network, probe, set, chunk, &autodiff);
         let value = f64::from(batch.loss.clone().into_scalar::<f32>());
         if !value.is_finite() {
             return EpochPass {
@@ -223,13 +248,18 @@ fn train_epoch(
                 interrupted: Some(StopReason::Diverged),
             };
         }
-        let grads = GradientsParams::from_grads(batch.loss.backward(), &state.network);
+        let mut grads = batch.loss.backward();
+        let network_grads = GradientsParams::from_module(&mut grads, &state.network);
+        let rate = warmed_up(config, state.schedule.learning_rate, step);
+        if let Some((probe, optimizer)) = state.learned_probe.as_mut()
+            && epoch >= config.probe_start_epoch
+        {
+            let probe_grads = GradientsParams::from_module(&mut grads, &*probe);
+            let probe_rate = rate * config.probe_learning_rate / config.learning_rate;
+            *probe = optimizer.step(probe_rate, probe.clone(), probe_grads);
+        }
         let network = state.network.clone();
-        state.network = state.optimizer.step(
-            warmed_up(config, state.schedule.learning_rate, step),
-            network,
-            grads,
-        );
+        state.network = state.optimizer.step(rate, network, network_grads);
         total += (value + batch.constant) * chunk.len() as f64;
         count += chunk.len();
         control.events.send(TrainEvent::Batch {
@@ -311,7 +341,8 @@ fn run_epochs(
             }
             break;
         }
-        let val_loss = setup.evaluate(&state.network, &setup.splits.validation, device);
+        let probe = state.learned_probe.as_ref().map(|(p, _)| p);
+        let val_loss = setup.evaluate(&state.network, probe, &setup.splits.validation, device);
         let duration_secs = started.elapsed().as_secs_f64();
         let record = EpochRecord {
             epoch,

@@ -6,6 +6,7 @@ use burn::module::Module;
 use burn::prelude::*;
 
 use super::config::TrainConfig;
+use super::probe_param::TrainableProbe;
 use super::split::{GroupSet, Splits};
 use crate::infer::predict::to_tensor;
 use crate::model::PinnNet;
@@ -27,6 +28,9 @@ pub(crate) struct Setup<'a> {
     pub config: &'a TrainConfig,
     /// The differentiable forward model with the run's probe.
     pub forward: ForwardModel,
+    /// Scan probe = normalised probe × this (the inverse of the §3.3 factor), to save a learned
+    /// probe at the scan's scale.
+    pub probe_to_scan_scale: f32,
     /// The training and validation groups.
     pub splits: Splits<'a>,
     /// The training device, as the model records it.
@@ -34,15 +38,27 @@ pub(crate) struct Setup<'a> {
 }
 
 impl Setup<'_> {
-    /// The weighted loss of `rows` of `set` through `network`, on `device`.
+    /// The weighted loss of `rows` of `set` through `network`, on `device`, with the trainable
+    /// `probe` in the forward model when there is one (else the run's fixed probe).
     pub fn batch_loss(
         &self,
         network: &PinnNet,
+        probe: Option<&TrainableProbe>,
         set: &GroupSet<'_>,
         rows: &[usize],
         device: &Device,
     ) -> BatchLoss {
         let weights = self.config.loss;
+        let learned;
+        let forward = match probe {
+            Some(probe) => {
+                learned = self
+                    .forward
+                    .with_probe(&probe.normalized(self.config.probe_mask));
+                &learned
+            }
+            None => &self.forward,
+        };
         let x = to_tensor(&set.inputs(rows), device); // [b, c, n, n]
         let coords = set.groups.coords_relative_rows(rows);
         let (amplitude, phase) = network.forward(x.clone());
@@ -50,9 +66,9 @@ impl Setup<'_> {
             amplitude.clone() * phase.clone().cos(),
             amplitude * phase.sin(),
         );
-        let s = self.forward.intensity_scale();
+        let s = forward.intensity_scale();
         let mut loss = Tensor::<1>::zeros([1], device);
-        let own_patch = if self.forward.merges() {
+        let own_patch = if forward.merges() {
             weights.own_patch_nll
         } else {
             0.0
@@ -60,16 +76,16 @@ impl Setup<'_> {
         if weights.nll > 0.0 || own_patch > 0.0 {
             let observed = x.clone().powf_scalar(2.0).mul_scalar(s * s);
             if weights.nll > 0.0 {
-                let predicted = self.forward.intensity(&object, &coords);
+                let predicted = forward.intensity(&object, &coords);
                 loss = loss + poisson_deviance(predicted, observed.clone()).mul_scalar(weights.nll);
             }
             if own_patch > 0.0 {
-                let predicted = self.forward.unmerged().intensity(&object, &coords);
+                let predicted = forward.unmerged().intensity(&object, &coords);
                 loss = loss + poisson_deviance(predicted, observed).mul_scalar(own_patch);
             }
         }
         if weights.mae > 0.0 {
-            let predicted = self.forward.amplitude(&object, &coords);
+            let predicted = forward.amplitude(&object, &coords);
             loss = loss + amplitude_mae(predicted, x).mul_scalar(weights.mae);
         }
         if weights.tv > 0.0 {
@@ -81,12 +97,20 @@ impl Setup<'_> {
         }
     }
 
-    /// Mean loss over `set` with the network in inference mode (NaN for an empty set).
-    pub fn evaluate(&self, network: &PinnNet, set: &GroupSet<'_>, device: &Device) -> f64 {
+    /// Mean loss over `set` with the network (and the trainable probe, if any) in inference
+    /// mode (NaN for an empty set).
+    pub fn evaluate(
+        &self,
+        network: &PinnNet,
+        probe: Option<&TrainableProbe>,
+        set: &GroupSet<'_>,
+        device: &Device,
+    ) -> f64 {
         let network = network.valid();
+        let probe = probe.map(Module::valid);
         let (mut total, mut count) = (0.0, 0usize);
         for rows in set.rows.chunks(self.config.batch_size) {
-            let batch = self.batch_loss(&network, set, rows, device);
+            let batch = self.batch_loss(&network, probe.as_ref(), set, rows, device);
             let value = f64::from(batch.loss.into_scalar::<f32>());
             total += (value + batch.constant) * rows.len() as f64;
             count += rows.len();

@@ -119,6 +119,13 @@ fn settings_ui(
             }
         });
         ui.end_row();
+        ui.label("train the probe").on_hover_text(
+            "Optimise the probe jointly with the network, through the same loss (its \
+             normalisation is kept, so only its shape and phase are learned). The learned probe \
+             is saved with the model",
+        );
+        ui.checkbox(&mut config.train_probe, "");
+        ui.end_row();
         setting(ui, "preview every", "Stitch and show the object every this many epochs", preview_every, 1..=100, 0.1);
         ui.label("device").on_hover_text("GPU: the window's own GPU (wgpu); falls back to the CPU with a note when there is none");
         ui.horizontal(|ui| {

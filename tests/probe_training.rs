@@ -1,0 +1,90 @@
+//! The trainable probe (`train_probe`): given a probe with an error the data contradict (a
+//! defocus: a quadratic phase across it), training the probe jointly with the network must
+//! move it towards the probe that made the data and explain the data better than the network
+//! alone can with the wrong probe held fixed (CPU, under a minute).
+
+#![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed test
+
+use std::path::Path;
+
+use burn::prelude::*;
+use ndarray::Array2;
+use num_complex::Complex32;
+use ptychostudio::data::{Dataset, LoadOptions, load};
+use ptychostudio::train::{TrainConfig, TrainControl, train};
+
+/// The reference's own simulation of the §9 case (512 positions, 1e9 photons).
+fn reference_scan() -> Dataset {
+    let path = Path::new("../shared/data/reference_lines/train.npz");
+    load(path, &LoadOptions::default()).unwrap().dataset
+}
+
+/// `probe` times e^{iπ r² / r0²} about its centre: a defocus of π at radius `r0_px`.
+fn defocused(probe: &Array2<Complex32>, r0_px: f32) -> Array2<Complex32> {
+    let (h, w) = probe.dim();
+    let (cy, cx) = ((h as f32 - 1.0) / 2.0, (w as f32 - 1.0) / 2.0);
+    Array2::from_shape_fn((h, w), |(y, x)| {
+        let r2 = (y as f32 - cy).powi(2) + (x as f32 - cx).powi(2);
+        probe[[y, x]] * Complex32::from_polar(1.0, std::f32::consts::PI * r2 / (r0_px * r0_px))
+    })
+}
+
+/// |⟨a, b⟩| / (‖a‖ ‖b‖): 1 when the probes agree up to a scale and a global phase.
+fn overlap(a: &Array2<Complex32>, b: &Array2<Complex32>) -> f64 {
+    let dot: Complex32 = a.iter().zip(b).map(|(x, y)| x.conj() * y).sum();
+    let norm = |p: &Array2<Complex32>| p.iter().map(|z| f64::from(z.norm_sqr())).sum::<f64>();
+    f64::from(dot.norm()) / (norm(a) * norm(b)).sqrt()
+}
+
+#[test]
+fn a_trained_probe_moves_towards_the_true_one_and_fits_the_data_better() {
+    let truth = reference_scan();
+    let wrong_probe = defocused(truth.probe(), 12.0);
+    let data = truth.with_probe(wrong_probe.clone()).unwrap();
+    let fixed = TrainConfig {
+        n: 64,
+        n_filters_scale: 1,
+        n_groups: 32,
+        batch_size: 4,
+        nepochs: 4,
+        early_stopping_patience: 0,
+        validation_fraction: 0.0,
+        seed: 3,
+        ..TrainConfig::default()
+    };
+    let trained = TrainConfig {
+        train_probe: true,
+        probe_learning_rate: 1e-2,
+        ..fixed.clone()
+    };
+    let cpu = Device::flex();
+    let run = |config: &TrainConfig| {
+        train(&data, None, config, &cpu, &TrainControl::default(), None)
+            .unwrap()
+            .bundle
+    };
+    let (with_fixed, with_trained) = (run(&fixed), run(&trained));
+    let last_loss = |b: &ptychostudio::train::ModelBundle| b.history.last().unwrap().train_loss;
+    let before = overlap(&wrong_probe, truth.probe());
+    let after = overlap(&with_trained.probe, truth.probe());
+    println!(
+        "probe overlap with the truth: given {before:.4}, learned {after:.4}; last epoch's loss \
+         per pixel: fixed {:.2}, trained {:.2}",
+        last_loss(&with_fixed),
+        last_loss(&with_trained)
+    );
+    assert_eq!(
+        with_fixed.probe, wrong_probe,
+        "a fixed probe is saved as given"
+    );
+    // Measured: overlap 0.760 → 0.810; loss 40 854 (fixed) against 35 432 (trained), 0.87×.
+    // The bounds ask for about half of each gain.
+    assert!(
+        after - before > 0.025,
+        "the learned probe did not move towards the truth: {before:.4} → {after:.4}"
+    );
+    assert!(
+        last_loss(&with_trained) < 0.93 * last_loss(&with_fixed),
+        "a trained probe should explain the data better than the wrong one held fixed"
+    );
+}
