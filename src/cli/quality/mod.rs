@@ -1,0 +1,255 @@
+//! `ptychostudio bench quality --case NAME --output-dir DIR`: one named reconstruction-quality
+//! case end to end (data, training, inference on the test scan, §7 evaluation), written as one
+//! JSON with every metric, the settings, the seed, the wall time, the speed and the device.
+//!
+//! The run directory keeps what a person needs to look at the result: `model/`, `metrics.csv`,
+//! the test reconstruction (NPZ and PNGs) and `quality.json`.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+use clap::Args;
+
+use super::args::CommonArgs;
+use crate::device::{DeviceChoice, build_device};
+use crate::io::atomic::write_atomic;
+use crate::train::{ModelBundle, TrainConfig, TrainControl, train};
+
+mod cases;
+mod report;
+mod score;
+
+use cases::{CaseOptions, QualityCase, case_data};
+use report::make_report;
+use score::figures;
+
+/// Arguments of `bench quality`.
+#[derive(Debug, Args)]
+pub struct QualityArgs {
+    /// Which case.
+    #[arg(long, value_enum)]
+    pub case: QualityCase,
+    /// Where the run, its reconstructions and `quality.json` go.
+    #[arg(long)]
+    pub output_dir: PathBuf,
+    /// Seed of the weights, the grouping and the batch order (and of the simulation).
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Epochs [default: the case's].
+    #[arg(long)]
+    pub epochs: Option<usize>,
+    /// Training groups [default: the case's].
+    #[arg(long)]
+    pub groups: Option<usize>,
+    /// g [default: the case's].
+    #[arg(long)]
+    pub gridsize: Option<usize>,
+    /// Also evaluate the test reconstruction after these epochs (e.g. 1,2,5), besides the last.
+    #[arg(long, value_delimiter = ',')]
+    pub eval_epochs: Vec<usize>,
+    /// Where the network runs.
+    #[arg(long, value_enum, default_value_t = DeviceChoice::Cpu)]
+    pub device: DeviceChoice,
+    /// The folder with `reference_lines/` and `siemens_star_tike.npz`.
+    #[arg(long, default_value = "../shared/data")]
+    pub data_dir: PathBuf,
+    /// ePIE sweeps of the star's reference reconstruction.
+    #[arg(long, default_value_t = 20)]
+    pub epie_iterations: usize,
+    /// Train with the probe K sweeps of ePIE refine on the training scan.
+    #[arg(long, value_name = "K")]
+    pub probe_from_epie: Option<usize>,
+    /// Optimise the probe jointly with the network (see `train --train-probe`).
+    #[arg(long)]
+    pub train_probe: bool,
+    /// The trainable probe's Adam learning rate [default: the training default].
+    #[arg(long)]
+    pub probe_learning_rate: Option<f64>,
+    /// The first epoch that updates the trainable probe [default: 1].
+    #[arg(long)]
+    pub probe_start_epoch: Option<usize>,
+    /// Normalise the probe over the central disk of radius N/4 [default: the case's].
+    #[arg(long)]
+    pub probe_mask: Option<bool>,
+    /// Filter multiplier of the network [default: the case's].
+    #[arg(long)]
+    pub n_filters_scale: Option<usize>,
+    /// Learning-rate warm-up steps [default: the training default].
+    #[arg(long)]
+    pub warmup_steps: Option<usize>,
+    /// Gridsize 1: train on merged groups of 2 × 2 neighbours (see `train --overlap-groups`)
+    /// [default: the case's].
+    #[arg(long, value_name = "BOOL")]
+    pub overlap_groups: Option<bool>,
+    /// Weight of each pattern's NLL against its own unmerged patch (see `train
+    /// --own-patch-weight`) [default: the training default].
+    #[arg(long)]
+    pub own_patch_weight: Option<f32>,
+    /// Adam's starting learning rate [default: the training default, 1e-3].
+    #[arg(long)]
+    pub learning_rate: Option<f64>,
+    /// Weight the merge of an overlap group's patches by the central N/2 box instead of the
+    /// probe's intensity |P|² (how overlap groups trained before; for comparisons).
+    #[arg(long)]
+    pub overlap_merge_box: bool,
+    /// Groups per optimiser step [default: the case's].
+    #[arg(long)]
+    pub batch_size: Option<usize>,
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+/// The case's configuration with the flags given on the command line.
+fn apply_overrides(args: &QualityArgs, config: &mut TrainConfig) {
+    if let Some(epochs) = args.epochs {
+        config.nepochs = epochs;
+    }
+    if let Some(groups) = args.groups {
+        config.n_groups = groups;
+    }
+    if let Some(gridsize) = args.gridsize {
+        config.gridsize = gridsize;
+    }
+    if let Some(steps) = args.warmup_steps {
+        config.warmup_steps = steps;
+    }
+    if let Some(mask) = args.probe_mask {
+        config.probe_mask = mask;
+    }
+    if let Some(nfs) = args.n_filters_scale {
+        config.n_filters_scale = nfs;
+    }
+    if let Some(sweeps) = args.probe_from_epie {
+        config.probe_from_epie = sweeps;
+    }
+    if args.train_probe {
+        config.train_probe = true;
+    }
+    if let Some(rate) = args.probe_learning_rate {
+        config.probe_learning_rate = rate;
+    }
+    if let Some(epoch) = args.probe_start_epoch {
+        config.probe_start_epoch = epoch;
+    }
+    if let Some(overlap) = args.overlap_groups {
+        config.overlap_groups = overlap;
+    }
+    if let Some(batch) = args.batch_size {
+        config.batch_size = batch;
+    }
+    if let Some(rate) = args.learning_rate {
+        config.learning_rate = rate;
+    }
+    if args.overlap_merge_box {
+        config.overlap_merge_weights = crate::physics::merge::MergeWeights::CentralBox;
+    }
+    if let Some(weight) = args.own_patch_weight {
+        config.loss.own_patch_nll = weight;
+    }
+    // A case's budget counts patterns, as the reference's does (e.g. 512 per epoch in steps of
+    // 16): training on groups of four overlapping patterns takes a quarter of the groups and of
+    // the batch, so it sees as many patterns in as many optimiser steps.
+    let channels = config.group_side() * config.group_side();
+    if config.gridsize == 1 && channels > 1 {
+        if args.groups.is_none() {
+            config.n_groups = config.n_groups.div_ceil(channels);
+        }
+        if args.batch_size.is_none() {
+            config.batch_size = (config.batch_size / channels).max(1);
+        }
+    }
+}
+
+/// Runs the case and writes `quality.json`.
+pub fn run(args: &QualityArgs) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let device = build_device(args.device, false)?;
+    let mut data = case_data(
+        args.case,
+        &CaseOptions {
+            seed: args.seed,
+            data_dir: &args.data_dir,
+            epie_iterations: args.epie_iterations,
+        },
+    )?;
+    apply_overrides(args, &mut data.config);
+    data.config.n = data.train.n();
+    if data.test.object().is_none() && data.reference.is_none() {
+        bail!("{}: no true object to compare with", data.test_name);
+    }
+    std::fs::create_dir_all(&args.output_dir)
+        .with_context(|| format!("cannot create {}", args.output_dir.display()))?;
+    let mut stops: Vec<usize> = args
+        .eval_epochs
+        .iter()
+        .copied()
+        .filter(|&e| e >= 1 && e < data.config.nepochs)
+        .collect();
+    stops.push(data.config.nepochs);
+    stops.sort_unstable();
+    stops.dedup();
+    let control = TrainControl {
+        output_dir: Some(args.output_dir.clone()),
+        training_data: Some(data.train_name.clone()),
+        ..TrainControl::default()
+    };
+    let mut bundle: Option<ModelBundle> = None;
+    let mut evaluations = Vec::new();
+    let (mut train_secs, mut infer_rate, mut last_recon) = (0.0, f64::NAN, None);
+    for &stop in &stops {
+        let config = TrainConfig {
+            nepochs: stop,
+            ..data.config.clone()
+        };
+        tracing::info!(
+            "{:?}: training to epoch {stop} of {}",
+            args.case,
+            data.config.nepochs
+        );
+        let t = Instant::now();
+        let outcome = train(
+            &data.train,
+            Some(&data.test),
+            &config,
+            &device,
+            &control,
+            bundle.as_ref(),
+        )
+        .context("training failed")?;
+        train_secs += t.elapsed().as_secs_f64();
+        let (epoch_figures, recon, rate) = figures(&outcome.bundle, &data, stop, &device)?;
+        evaluations.push(epoch_figures);
+        infer_rate = rate;
+        last_recon = Some(recon);
+        bundle = Some(outcome.bundle);
+    }
+    let Some(bundle) = bundle else {
+        bail!("no epoch was trained");
+    };
+    if let Some(recon) = &last_recon {
+        recon
+            .write_all(&data.test, &args.output_dir, "reconstructed")
+            .context("cannot write the reconstruction")?;
+    }
+    if let Some((reference, _)) = &data.reference {
+        reference
+            .write_all(&data.test, &args.output_dir, "reference")
+            .context("cannot write the reference reconstruction")?;
+    }
+    let report = make_report(
+        (args.case, args.seed, args.device.name()),
+        &data,
+        &bundle,
+        &device,
+        [started.elapsed().as_secs_f64(), train_secs, infer_rate],
+        evaluations,
+    );
+    let json = serde_json::to_string_pretty(&report)?;
+    println!("{json}");
+    let path = args.output_dir.join("quality.json");
+    write_atomic(&path, json.as_bytes())
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    tracing::info!("wrote {}", path.display());
+    Ok(())
+}
