@@ -439,3 +439,26 @@ fn gridsize_two_trains_and_reconstructs() {
             .all(|c| c.re.is_finite() && c.im.is_finite())
     );
 }
+
+#[test]
+fn a_scan_too_small_for_overlap_groups_gets_advice_and_trains_on_single_patterns() {
+    let data = scan(3, 17);
+    let grouped = TrainConfig {
+        overlap_groups: true,
+        validation_fraction: 0.0,
+        ..tiny(1, 3)
+    };
+    let cpu = Device::flex();
+    let err = train(&data, None, &grouped, &cpu, &TrainControl::default(), None).unwrap_err();
+    let message = err.to_string();
+    assert!(
+        message.contains("3 patterns") && message.contains("--overlap-groups false"),
+        "{message}"
+    );
+    let single = TrainConfig {
+        overlap_groups: false,
+        ..grouped
+    };
+    let outcome = train(&data, None, &single, &cpu, &TrainControl::default(), None).unwrap();
+    assert_eq!(outcome.bundle.history.len(), 1);
+}

@@ -114,6 +114,7 @@ pub fn train(
         }
         _ => train_data,
     };
+    check_overlap_group_size(config, train_data, test_data)?;
     let splits = Splits::build(train_data, test_data, config)?;
     let probe = crate::physics::probe_tensor(train_data.probe(), device);
     let factor = normalization_factor(&probe, config.probe_mask);
@@ -158,6 +159,31 @@ pub fn train(
     }
     let preview = Preview::new(&setup.splits.train, control.preview_groups);
     run_epochs(&setup, &mut state, &preview, device, control, train_data)
+}
+
+/// Overlap groups need each pattern's nearest neighbours: a scan with too few patterns gets
+/// an error that says how to train it anyway.
+fn check_overlap_group_size(
+    config: &TrainConfig,
+    train_data: &Dataset,
+    test_data: Option<&Dataset>,
+) -> Result<(), TrainError> {
+    if !(config.gridsize == 1 && config.overlap_groups) {
+        return Ok(());
+    }
+    let needed = config.neighbor_count + 1;
+    for (what, data) in [("training", Some(train_data)), ("test", test_data)] {
+        if let Some(data) = data.filter(|d| d.len() < needed) {
+            return Err(TrainError::Mismatch(format!(
+                "the {what} scan has {} patterns; overlap groups need at least {needed} (a \
+                 pattern and its {} nearest neighbours): train on single patterns with \
+                 --overlap-groups false (the training pane: untick overlap groups)",
+                data.len(),
+                config.neighbor_count
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// What changes during a run.
