@@ -23,7 +23,7 @@ use super::preview::Preview;
 use super::probe_param::TrainableProbe;
 use super::schedule::Schedule;
 use super::split::Splits;
-use super::start::{check_resume, start_network};
+use super::start::{adam, check_resume, start_network};
 use super::step::{Setup, mean};
 use crate::data::Dataset;
 use crate::model::PinnNet;
@@ -134,14 +134,9 @@ pub fn train(
     };
     let (network, optimizer) = start_network(config, resume, device)?;
     let learned_probe = config.train_probe.then(|| {
-        let optimizer: burn::optim::ModuleOptimizer = burn::optim::AdamConfig::new()
-            .with_beta_1(config.adam.beta_1)
-            .with_beta_2(config.adam.beta_2)
-            .with_epsilon(config.adam.epsilon)
-            .init();
         (
             TrainableProbe::new(&probe, &device.clone().autodiff()),
-            optimizer,
+            adam(config),
         )
     });
     let mut state = RunState {

@@ -47,6 +47,15 @@ fn initial_weights(config: &TrainConfig) -> burn::store::ModuleRecord {
     config.network().init(&cpu).into_record()
 }
 
+/// A fresh Adam with the run's β₁, β₂ and ε (the learning rate is given per step).
+pub(crate) fn adam(config: &TrainConfig) -> burn::optim::ModuleOptimizer {
+    AdamConfig::new()
+        .with_beta_1(config.adam.beta_1)
+        .with_beta_2(config.adam.beta_2)
+        .with_epsilon(config.adam.epsilon)
+        .init()
+}
+
 /// The model (on `device` with autodiff) and the Adam optimiser a run starts from: fresh, or
 /// `resume`'s network and optimiser state.
 pub(crate) fn start_network(
@@ -55,11 +64,7 @@ pub(crate) fn start_network(
     device: &Device,
 ) -> Result<(PinnNet, burn::optim::ModuleOptimizer), TrainError> {
     let autodiff = device.clone().autodiff();
-    let mut optimizer = AdamConfig::new()
-        .with_beta_1(config.adam.beta_1)
-        .with_beta_2(config.adam.beta_2)
-        .with_epsilon(config.adam.epsilon)
-        .init();
+    let mut optimizer = adam(config);
     let record = match resume {
         None => initial_weights(config),
         Some(bundle) => {
