@@ -7,6 +7,8 @@
 //! - [`fft`]: orthonormal CPU 2-D FFTs (rustfft). Depends on nothing else here.
 //! - [`filter`]: Gaussian blur. Depends on nothing else here.
 //! - [`geometry`]: bounding boxes and bilinear sampling. Depends on nothing else here.
+//! - [`positions`]: scan-position errors (simulated, compared with the truth, the mean pinned).
+//!   Depends on nothing else here.
 //! - [`data`]: the validated [`data::Dataset`], loading with convention checks, grouping,
 //!   normalisation, synthetic data, reconstructions on disk. Uses `io`, `fft`.
 //! - [`metrics`]: alignment and comparison with a ground truth, and the phase as shown. Plain
@@ -46,5 +48,6 @@ pub mod io;
 pub mod metrics;
 pub mod model;
 pub mod physics;
+pub mod positions;
 pub mod report;
 pub mod train;

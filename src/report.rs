@@ -15,6 +15,7 @@ use crate::infer::stitch::StitchWeights;
 use crate::io::report::{LossCurve, Report, ReportImage, ReportMap, utc_timestamp};
 use crate::metrics::align::display_phase;
 use crate::metrics::evaluate::{ChannelScores, Evaluation, evaluate};
+use crate::metrics::trust::{TrustChecks, trust_checks};
 use crate::train::{EpochRecord, ModelBundle};
 
 /// The report's file name inside an export directory.
@@ -65,6 +66,47 @@ pub fn object_metrics(
     )
 }
 
+/// The checks that need no ground truth ([`crate::metrics::trust`]) of an object whose pixel
+/// (0, 0) sits at `origin_px`, over the pixels `dataset`'s probe lights at its positions;
+/// `bounded` for the network's amplitude (a sigmoid).
+pub fn object_checks(
+    object: &Array2<Complex32>,
+    origin_px: [f64; 2],
+    dataset: &Dataset,
+    bounded: bool,
+) -> Option<TrustChecks> {
+    trust_checks(
+        object,
+        origin_px,
+        dataset.positions_px(),
+        &StitchWeights::Illumination.patch_weights(dataset.probe()),
+        bounded,
+    )
+}
+
+/// The report's lines for `checks`.
+pub fn checks_lines(checks: &TrustChecks) -> Vec<String> {
+    let mut lines = vec![format!(
+        "over {} lit pixels: phase {:.3} rad RMS (ramp removed; flat below {} rad), amplitude \
+         spread {:.1} % of its mean{}",
+        checks.lit_pixels,
+        checks.phase_std_rad,
+        crate::metrics::trust::FLAT_PHASE_STD_RAD,
+        100.0 * checks.amplitude_relative_std,
+        checks
+            .amplitude_at_bound
+            .map_or_else(String::new, |s| format!(
+                ", {:.1} % at the network's bound",
+                100.0 * s
+            ))
+    )];
+    if checks.warnings.is_empty() {
+        lines.push("no warnings".into());
+    }
+    lines.extend(checks.warnings.iter().map(|w| format!("warning: {w}")));
+    lines
+}
+
 /// An object on the page: what made it and its values.
 #[derive(Debug, Clone, Copy)]
 pub struct ShownObject<'a> {
@@ -100,10 +142,25 @@ pub struct ReportInputs<'a> {
     pub history: &'a [EpochRecord],
     /// Metrics against the true object.
     pub metrics: Option<&'a Evaluation>,
+    /// The reconstruction's checks without a ground truth.
+    pub checks: Option<&'a TrustChecks>,
     /// Draw the phase with its best plane removed.
     pub remove_phase_ramp: bool,
+    /// Draw the objects' phase on ±π (off: on a scale fitted to each).
+    pub full_phase_range: bool,
     /// The date on the page.
     pub created: SystemTime,
+}
+
+/// The probe's phase is drawn only where |P| reaches this fraction of its peak: elsewhere it is
+/// the phase of noise.
+pub const PROBE_PHASE_FLOOR: f32 = 0.05;
+
+/// arg P where |P| ≥ [`PROBE_PHASE_FLOOR`] · max |P|, NaN (drawn grey) elsewhere.
+pub fn masked_probe_phase(probe: &Array2<Complex32>) -> Array2<f32> {
+    let peak = probe.iter().map(|p| p.norm()).fold(0.0f32, f32::max);
+    let floor = PROBE_PHASE_FLOOR * peak;
+    probe.mapv(|p| if p.norm() >= floor { p.arg() } else { f32::NAN })
 }
 
 /// The date a report carries: `SOURCE_DATE_EPOCH` (seconds since 1970, the reproducible-builds
@@ -133,6 +190,11 @@ pub fn compose(inputs: &ReportInputs<'_>) -> Report {
     } else {
         ""
     };
+    let (phase_map, scale) = if inputs.full_phase_range {
+        (ReportMap::Phase, "")
+    } else {
+        (ReportMap::PhaseFitted, ", scale fitted")
+    };
     if let Some(recon) = inputs.reconstruction {
         report.images.push(ReportImage {
             title: format!("{}: amplitude", recon.label),
@@ -140,16 +202,16 @@ pub fn compose(inputs: &ReportInputs<'_>) -> Report {
             map: ReportMap::Amplitude,
         });
         report.images.push(ReportImage {
-            title: format!("{}: phase (mean removed{ramp})", recon.label),
+            title: format!("{}: phase (mean removed{ramp}{scale})", recon.label),
             values: display_phase(recon.object, inputs.remove_phase_ramp),
-            map: ReportMap::Phase,
+            map: phase_map,
         });
     }
     if let Some(cmp) = inputs.comparison {
         report.images.push(ReportImage {
-            title: format!("{}: phase", cmp.label),
+            title: format!("{}: phase{scale}", cmp.label),
             values: display_phase(cmp.object, inputs.remove_phase_ramp),
-            map: ReportMap::Phase,
+            map: phase_map,
         });
     }
     if let Some(probe) = inputs.probe {
@@ -159,8 +221,11 @@ pub fn compose(inputs: &ReportInputs<'_>) -> Report {
             map: ReportMap::Amplitude,
         });
         report.images.push(ReportImage {
-            title: "probe: phase".into(),
-            values: probe.mapv(Complex32::arg),
+            title: format!(
+                "probe: phase (grey: |P| under {:.0} % of its peak)",
+                100.0 * PROBE_PHASE_FLOOR
+            ),
+            values: masked_probe_phase(probe),
             map: ReportMap::Phase,
         });
     }
@@ -179,6 +244,12 @@ pub fn compose(inputs: &ReportInputs<'_>) -> Report {
         report
             .sections
             .push(("Model and training".into(), model_lines(model)));
+    }
+    if let Some(checks) = inputs.checks {
+        report.sections.push((
+            "How far to trust it (no ground truth needed)".into(),
+            checks_lines(checks),
+        ));
     }
     if let Some(m) = inputs.metrics {
         report.sections.push((
@@ -274,6 +345,9 @@ pub fn reconstruct_like_the_window(
 ) -> Result<(Stitched, Option<Evaluation>), crate::infer::predict::InferError> {
     use burn::module::Module;
     let network = bundle.network.valid();
+    // The scan the model refined positions on is stitched at them.
+    let refined = bundle.at_refined_positions(dataset);
+    let dataset = refined.as_ref().unwrap_or(dataset);
     let stitched = crate::infer::reconstruct(
         &network,
         dataset,

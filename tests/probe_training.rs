@@ -50,6 +50,7 @@ fn a_trained_probe_moves_towards_the_true_one_and_fits_the_data_better() {
         early_stopping_patience: 0,
         validation_fraction: 0.0,
         seed: 3,
+        train_probe: false,
         ..TrainConfig::default()
     };
     let trained = TrainConfig {

@@ -12,6 +12,7 @@ use super::args::{CommonArgs, LoadArgs};
 use super::progress::{bar, stop_flag};
 use crate::data::load;
 use crate::data::reconstruction::Reconstruction;
+use crate::epie::positions::PositionCorrection;
 use crate::epie::{EpieConfig, run_epie};
 use crate::io::atomic::write_atomic;
 
@@ -38,6 +39,17 @@ pub struct EpieArgs {
     /// Seed of the position order.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Refine the scan positions: a coarse search by Fourier error over ±R pixels, then
+    /// Gauss–Newton sub-pixel steps in every update (the refined positions are written to the
+    /// reconstruction NPZ and the product).
+    #[arg(long)]
+    pub correct_positions: bool,
+    /// The coarse search radius R, pixels [default: N/2].
+    #[arg(long, value_name = "PX")]
+    pub position_search_px: Option<usize>,
+    /// The first sweep (0-based) that corrects positions.
+    #[arg(long, default_value_t = 3)]
+    pub position_start: usize,
     #[command(flatten)]
     pub load: LoadArgs,
     #[command(flatten)]
@@ -60,6 +72,11 @@ pub fn run(args: &EpieArgs) -> anyhow::Result<()> {
         beta: args.beta,
         probe_update_start: args.probe_update_start,
         seed: args.seed,
+        correct_positions: args.correct_positions.then(|| PositionCorrection {
+            start: args.position_start,
+            search_px: args.position_search_px.unwrap_or(0),
+            ..PositionCorrection::default()
+        }),
         ..EpieConfig::default()
     };
     let stop = stop_flag();
@@ -79,6 +96,7 @@ pub fn run(args: &EpieArgs) -> anyhow::Result<()> {
         origin_px: result.origin_px,
         costs: result.errors.clone(),
         method: "ePIE".into(),
+        refined_positions_px: args.correct_positions.then(|| result.positions_px.clone()),
     };
     let files = recon
         .write_all(&dataset, &args.output_dir, "epie")

@@ -10,7 +10,11 @@ use clap::Args;
 use super::progress::bar;
 use crate::data::Dataset;
 use crate::data::reconstruction::Reconstruction;
+use crate::epie::EpieConfig;
+use crate::epie::positions::PositionCorrection;
+use crate::epie::seed::run_seeded;
 use crate::infer::{InferOptions, reconstruct};
+use crate::report::object_checks;
 use crate::train::ModelBundle;
 
 /// Inference settings.
@@ -27,6 +31,13 @@ pub struct ReconstructArgs {
     /// its neighbours (off by default; see the README's Quality section).
     #[arg(long)]
     pub overlap_pass: bool,
+    /// Then run K sweeps of ePIE started from the network's object and probe (the probe
+    /// updated from the second sweep) and write them too, as `refined_epie_*`.
+    #[arg(long, value_name = "K", default_value_t = 0)]
+    pub refine_epie: usize,
+    /// With `--refine-epie`: correct the positions as ePIE goes (see `epie --correct-positions`).
+    #[arg(long, requires = "refine_epie")]
+    pub refine_epie_positions: bool,
 }
 
 /// Reconstructs `dataset` with `bundle` and writes `reconstructed_amplitude.png`,
@@ -49,6 +60,11 @@ pub fn write_reconstruction(
         crop: args.crop,
         overlap_pass: args.overlap_pass,
     };
+    let refined = bundle.at_refined_positions(dataset);
+    if refined.is_some() {
+        tracing::info!("stitching at the positions the model refined on this scan");
+    }
+    let dataset = refined.as_ref().unwrap_or(dataset);
     let progress = bar(dataset.len() as u64, quiet, "infer");
     let network = bundle.network.valid();
     let stitched = reconstruct(&network, dataset, &options, device, |done, total, _| {
@@ -77,6 +93,7 @@ pub fn write_reconstruction(
         origin_px: stitched.origin_px,
         costs: bundle.history.iter().map(|r| r.train_loss).collect(),
         method: "PtychoPINN".into(),
+        refined_positions_px: refined.as_ref().map(|d| d.positions_px().to_vec()),
     };
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let files = recon
@@ -93,5 +110,91 @@ pub fn write_reconstruction(
         dataset,
         &dir.join("reconstructed_metrics.json"),
     )?;
+    write_checks(
+        &recon,
+        dataset,
+        &dir.join("reconstructed_checks.json"),
+        true,
+    )?;
+    if args.refine_epie > 0 {
+        refine_with_epie(&recon, dataset, dir, args)?;
+    }
     Ok(())
+}
+
+/// `--refine-epie K`: K sweeps of ePIE seeded by the network's reconstruction, written as
+/// `refined_epie_*`.
+fn refine_with_epie(
+    recon: &Reconstruction,
+    dataset: &Dataset,
+    dir: &Path,
+    args: &ReconstructArgs,
+) -> anyhow::Result<()> {
+    let config = EpieConfig {
+        iterations: args.refine_epie,
+        correct_positions: args.refine_epie_positions.then(PositionCorrection::default),
+        ..EpieConfig::default()
+    };
+    let (result, seed) = run_seeded(
+        dataset,
+        config,
+        (&recon.object, recon.origin_px),
+        &recon.probe,
+        |p| {
+            tracing::info!(
+                "ePIE from the network, sweep {} of {}: Fourier error {:.4e}",
+                p.iteration,
+                p.iterations,
+                p.error
+            );
+            true
+        },
+    )
+    .context("cannot start ePIE from the network's reconstruction")?;
+    tracing::info!(
+        "ePIE seeded with {} object pixels, the network's probe scaled by {:.3e}",
+        seed.pixels_seeded,
+        seed.probe_scale
+    );
+    let refined = Reconstruction {
+        object: result.object,
+        probe: result.probe,
+        origin_px: result.origin_px,
+        costs: result.errors,
+        method: "PtychoPINN + ePIE".into(),
+        refined_positions_px: args.refine_epie_positions.then_some(result.positions_px),
+    };
+    refined
+        .write_all(dataset, dir, "refined_epie")
+        .context("cannot write the ePIE-refined reconstruction")?;
+    super::evaluate::evaluate_against_truth(
+        &refined,
+        dataset,
+        &dir.join("refined_epie_metrics.json"),
+    )?;
+    write_checks(
+        &refined,
+        dataset,
+        &dir.join("refined_epie_checks.json"),
+        false,
+    )
+}
+
+/// The checks without a ground truth ([`crate::metrics::trust`]) of `recon` as JSON at `path`;
+/// each warning is logged too. `bounded`: the amplitude is the network's sigmoid.
+fn write_checks(
+    recon: &Reconstruction,
+    dataset: &Dataset,
+    path: &Path,
+    bounded: bool,
+) -> anyhow::Result<()> {
+    let Some(checks) = object_checks(&recon.object, recon.origin_px, dataset, bounded) else {
+        return Ok(());
+    };
+    for warning in &checks.warnings {
+        tracing::warn!("{warning}");
+    }
+    let json = serde_json::to_string_pretty(&checks)?;
+    crate::io::atomic::write_atomic(path, json.as_bytes())
+        .with_context(|| format!("cannot write {}", path.display()))
 }

@@ -14,7 +14,7 @@ use crate::epie::{EpieConfig, run_epie};
 use crate::io::report::write_report;
 use crate::report::{
     NETWORK_LABEL, ReportInputs, ShownModel, ShownObject, TRUE_OBJECT_LABEL, compose,
-    object_metrics, reconstruct_like_the_window, report_time,
+    object_checks, object_metrics, reconstruct_like_the_window, report_time,
 };
 use crate::train::ModelBundle;
 
@@ -40,6 +40,10 @@ pub struct ReportArgs {
     /// Draw the phase with its best-fitting plane removed (the window's "remove phase ramp").
     #[arg(long)]
     pub remove_phase_ramp: bool,
+    /// Draw the objects' phase on ±π (the window's "phase ±π") [default: a scale fitted to
+    /// each].
+    #[arg(long)]
+    pub full_phase_range: bool,
     /// The PNG to write. The page's date is `SOURCE_DATE_EPOCH` when set, else now.
     #[arg(long)]
     pub output: PathBuf,
@@ -58,7 +62,7 @@ pub fn run(args: &ReportArgs) -> anyhow::Result<()> {
         .with_context(|| format!("cannot load {}", args.data.display()))?;
     let dataset = &loaded.dataset;
     let summary = dataset_summary(&args.data, dataset, loaded.layout);
-    let (object, label, metrics, bundle) = match (&args.model, &args.reconstruction) {
+    let (object, origin_px, label, metrics, bundle) = match (&args.model, &args.reconstruction) {
         (Some(dir), _) => {
             let device = build_device(args.device, false)?;
             let bundle = ModelBundle::load(dir, &device)
@@ -68,6 +72,7 @@ pub fn run(args: &ReportArgs) -> anyhow::Result<()> {
                 .with_context(|| format!("cannot reconstruct {}", args.data.display()))?;
             (
                 stitched.object,
+                stitched.origin_px,
                 NETWORK_LABEL.to_owned(),
                 metrics,
                 Some(bundle),
@@ -82,7 +87,7 @@ pub fn run(args: &ReportArgs) -> anyhow::Result<()> {
                 .ok()
                 .and_then(|m| m.as_scalar_str().map(str::to_owned))
                 .unwrap_or_else(|| NETWORK_LABEL.to_owned());
-            (object, label, metrics, None)
+            (object, origin, label, metrics, None)
         }
         (None, None) => anyhow::bail!("give --model DIR or --reconstruction FILE"),
     };
@@ -98,6 +103,10 @@ pub fn run(args: &ReportArgs) -> anyhow::Result<()> {
             run_epie(dataset, config, |_| true),
         )
     });
+    let checks = object_checks(&object, origin_px, dataset, label == NETWORK_LABEL);
+    for warning in checks.iter().flat_map(|c| &c.warnings) {
+        tracing::warn!("{warning}");
+    }
     let source = args
         .model
         .as_ref()
@@ -129,7 +138,9 @@ pub fn run(args: &ReportArgs) -> anyhow::Result<()> {
         }),
         history: &[],
         metrics: metrics.as_ref(),
+        checks: checks.as_ref(),
         remove_phase_ramp: args.remove_phase_ramp,
+        full_phase_range: args.full_phase_range,
         created: report_time(),
     });
     if let Some(parent) = args.output.parent().filter(|p| !p.as_os_str().is_empty()) {

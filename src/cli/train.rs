@@ -101,9 +101,22 @@ pub struct TrainArgs {
     #[arg(long, value_name = "K")]
     pub probe_from_epie: Option<usize>,
     /// Optimise the probe jointly with the network (its normalisation kept; saved with the
-    /// model).
+    /// model): `--train-probe` or `--train-probe false` [default: the training default].
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub train_probe: Option<bool>,
+    /// Experimental, off by default: refine the scan positions while training (gridsize 1),
+    /// each pattern's predicted patch registered against the object its neighbours make; saved
+    /// with the model and used when this scan is stitched. On `lines-512-positions` it makes the
+    /// positions worse (8.1 → 13.3 px RMS; docs/positions.md): use `epie --correct-positions`
+    /// for measured scans. `--train-positions` or `--train-positions false`.
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub train_positions: Option<bool>,
+    /// The first epoch after which positions are refined [default: 2].
     #[arg(long)]
-    pub train_probe: bool,
+    pub position_start_epoch: Option<usize>,
+    /// The position search radius, pixels [default: N/2].
+    #[arg(long, value_name = "PX")]
+    pub position_search_px: Option<usize>,
     /// The trainable probe's Adam learning rate [default: 1e-3].
     #[arg(long)]
     pub probe_learning_rate: Option<f64>,
@@ -151,6 +164,10 @@ impl TrainArgs {
             probe_from_epie => base.probe_from_epie,
             probe_learning_rate => base.probe_learning_rate,
             probe_start_epoch => base.probe_start_epoch,
+            train_probe => base.train_probe,
+            train_positions => base.train_positions,
+            position_start_epoch => base.position_start_epoch,
+            position_search_px => base.position_search_px,
             n_filters_scale => base.n_filters_scale,
             early_stopping_patience => base.early_stopping_patience,
             validation_fraction => base.validation_fraction,
@@ -160,9 +177,6 @@ impl TrainArgs {
         }
         if self.probe_mask {
             base.probe_mask = true;
-        }
-        if self.train_probe {
-            base.train_probe = true;
         }
         base
     }

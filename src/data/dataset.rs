@@ -250,6 +250,20 @@ impl Dataset {
         Ok(out)
     }
 
+    /// The same scan at other positions (e.g. refined ones); one finite `[x, y]` per pattern.
+    pub fn with_positions(&self, positions_px: Vec<[f64; 2]>) -> Result<Self, DatasetError> {
+        let mut out = Self::new(DatasetParts {
+            diffraction: self.diffraction.clone(),
+            positions_px,
+            probe: self.probe.clone(),
+            object: self.object.clone(),
+            scan_index: Some(self.scan_index.clone()),
+        })?;
+        out.physical = self.physical;
+        out.metadata.clone_from(&self.metadata);
+        Ok(out)
+    }
+
     /// Splits into (train, test) with `test_fraction` of the patterns drawn at random (seeded)
     /// for test; each part keeps the original order. At least one pattern goes to each side
     /// when the dataset has two or more.

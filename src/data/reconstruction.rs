@@ -32,6 +32,9 @@ pub struct Reconstruction {
     pub costs: Vec<f64>,
     /// Which method made it ("ePIE", "PtychoPINN").
     pub method: String,
+    /// The scan positions `[x, y]` (object pixels) as refined by the method, when it refined
+    /// them (else the dataset's positions were used as given).
+    pub refined_positions_px: Option<Vec<[f64; 2]>>,
 }
 
 /// The files [`Reconstruction::write_all`] wrote.
@@ -60,7 +63,8 @@ pub enum WriteError {
 
 impl Reconstruction {
     /// Writes the objectGuess-compatible NPZ: `objectGuess` (complex64), `probeGuess`,
-    /// `origin_x_px`, `origin_y_px` (0-d: object coordinates of pixel (0, 0)), `costs`.
+    /// `origin_x_px`, `origin_y_px` (0-d: object coordinates of pixel (0, 0)), `costs`, and with
+    /// refined positions `refined_xcoords`, `refined_ycoords` (object pixels, the scan's order).
     pub fn write_npz(&self, path: &Path) -> Result<(), NpzError> {
         let mut w = NpzWriter::create(path)?;
         w.add("objectGuess", &self.object)?;
@@ -69,10 +73,21 @@ impl Reconstruction {
         w.add_scalar("origin_y_px", self.origin_px[1])?;
         w.add("costs", &Array1::from(self.costs.clone()))?;
         w.add_str("method", &self.method)?;
+        if let Some(positions) = &self.refined_positions_px {
+            w.add(
+                "refined_xcoords",
+                &positions.iter().map(|p| p[0]).collect::<Array1<f64>>(),
+            )?;
+            w.add(
+                "refined_ycoords",
+                &positions.iter().map(|p| p[1]).collect::<Array1<f64>>(),
+            )?;
+        }
         w.finish()
     }
 
-    /// The ptychodus product: positions in metres with the object centred at (0, 0).
+    /// The ptychodus product: positions (the refined ones, when there are) in metres with the
+    /// object centred at (0, 0).
     pub fn to_product(&self, dataset: &Dataset, name: &str) -> Product {
         let given = dataset.physical;
         let pixel = given
@@ -81,8 +96,11 @@ impl Reconstruction {
             .unwrap_or(1e-8);
         let assumed = given.pixel_size_m.is_none();
         let (h, w) = self.object.dim();
-        let positions = dataset
-            .positions_px()
+        let positions = self
+            .refined_positions_px
+            .as_deref()
+            .filter(|p| p.len() == dataset.len())
+            .unwrap_or(dataset.positions_px())
             .iter()
             .map(|p| {
                 [

@@ -103,7 +103,11 @@ pub(super) fn start_reconstruction(session: &mut Session, env: &mut Env<'_>) {
         session.log(Level::Error, message);
         return;
     }
-    let dataset = view.dataset.clone();
+    // The scan the model refined its positions on is stitched at them.
+    let dataset = model
+        .bundle
+        .at_refined_positions(&view.dataset)
+        .map_or_else(|| view.dataset.clone(), std::sync::Arc::new);
     let network = model.bundle.network.valid();
     let device = model.device.clone();
     let options = crate::report::reconstruction_options(&model.bundle);
@@ -125,9 +129,12 @@ pub(super) fn start_reconstruction(session: &mut Session, env: &mut Env<'_>) {
         // §7 metrics against the true object, here on the worker (registration and FRC are
         // FFTs over the whole object: too slow for a frame); none for a stopped, partial object.
         let metrics = crate::report::reconstruction_metrics(&stitched, &dataset);
-        Ok((stitched, metrics))
+        let checks =
+            crate::report::object_checks(&stitched.object, stitched.origin_px, &dataset, true);
+        Ok((stitched, metrics, checks))
     });
     session.metrics = None;
+    session.checks = None;
     session.reconstructing = Some(ReconstructionRun {
         job,
         done: 0,

@@ -42,6 +42,7 @@ pub fn start_export(session: &mut Session, env: &mut Env<'_>, dir: PathBuf) {
                 .map(|h| h.train_loss)
                 .collect(),
             method: "PtychoPINN".into(),
+            refined_positions_px: None,
         });
     let dataset = view.dataset.clone();
     session.exporting = Some(Job::spawn("export", env.ctx, move || {
@@ -87,7 +88,9 @@ pub fn build_report(session: &Session, env: &Env<'_>) -> Report {
         }),
         history: &session.training.history,
         metrics: session.metrics.as_ref(),
+        checks: session.checks.as_ref(),
         remove_phase_ramp: env.state.view.remove_phase_ramp,
+        full_phase_range: env.state.view.full_phase_range,
         created: env.report_time.unwrap_or_else(crate::report::report_time),
     })
 }

@@ -75,6 +75,7 @@ fn poll_loading(session: &mut Session, env: &mut Env<'_>) {
             session.comparison.set(truth);
             session.reconstruction.set(None);
             session.metrics = None;
+            session.checks = None;
             session.failed_open = None;
             view.version = version;
             session.dataset = Some(view);
@@ -278,7 +279,7 @@ fn poll_reconstruction(session: &mut Session) {
     };
     session.reconstructing = None;
     match result {
-        Ok((stitched, metrics)) => {
+        Ok((stitched, metrics, checks)) => {
             session.log(
                 Level::Info,
                 format!(
@@ -295,6 +296,10 @@ fn poll_reconstruction(session: &mut Session) {
                 origin_px: stitched.origin_px,
             }));
             session.metrics = metrics;
+            for warning in checks.iter().flat_map(|c| &c.warnings) {
+                session.log(Level::Warn, warning.clone());
+            }
+            session.checks = checks;
         }
         Err(e) => session.log(Level::Error, format!("reconstruction failed: {e}")),
     }

@@ -15,6 +15,7 @@ use crate::epie::EpieResult;
 use crate::infer::Stitched;
 use crate::io::schema::Layout;
 use crate::metrics::evaluate::Evaluation;
+use crate::metrics::trust::TrustChecks;
 use crate::train::{EpochRecord, ModelBundle, RunInfo, StopReason, TrainEvent, TrainOutcome};
 
 /// A value that remembers how often it changed, so textures are re-uploaded only then.
@@ -208,7 +209,7 @@ pub struct ModelView {
 pub struct ReconstructionRun {
     /// The job (its result: the object and, with a true object, the §7 metrics) and its
     /// progress.
-    pub job: StreamingJob<(Stitched, Option<Evaluation>), InferUpdate>,
+    pub job: StreamingJob<(Stitched, Option<Evaluation>, Option<TrustChecks>), InferUpdate>,
     /// Groups done so far.
     pub done: usize,
     /// Groups in all.
@@ -253,6 +254,8 @@ pub struct Session {
     pub epie: Option<EpieRun>,
     /// §7 metrics of the reconstruction against the true object.
     pub metrics: Option<Evaluation>,
+    /// The reconstruction's checks without a ground truth (flat phase, amplitude at the bound).
+    pub checks: Option<TrustChecks>,
     /// A native file dialog open on a worker thread, and what its answer is for.
     pub dialog: Option<(Job<Option<PathBuf>>, DialogPurpose)>,
     /// An export being written.

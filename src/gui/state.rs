@@ -68,6 +68,8 @@ pub struct ViewOptions {
     pub log_patterns: bool,
     /// Remove the least-squares phase plane before showing a reconstruction's phase.
     pub remove_phase_ramp: bool,
+    /// Draw a reconstruction's phase on ±π (off: the scale fits the data).
+    pub full_phase_range: bool,
     /// Probe view.
     pub probe_view: ProbeView,
 }
@@ -77,6 +79,7 @@ impl Default for ViewOptions {
         Self {
             log_patterns: true,
             remove_phase_ramp: false,
+            full_phase_range: false,
             probe_view: ProbeView::Complex,
         }
     }

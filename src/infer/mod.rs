@@ -2,6 +2,7 @@
 //! patches into one object (physics.md §6). Uses `model` and `data`; knows nothing of training.
 
 pub mod overlap;
+pub mod positions;
 pub mod predict;
 pub mod stitch;
 

@@ -205,48 +205,17 @@ impl Stitcher {
     /// Splats one weighted patch onto the canvas with a bilinear shift.
     fn place(&mut self, patch: &ArrayRef2<Complex32>, position_px: [f64; 2]) {
         let (n, _) = patch.dim();
-        let [r0, r1, c0, c1] = self.support;
         // Patch pixel (i, j) sits at object (y − n/2 + i, x − n/2 + j); in canvas pixels:
         let top = position_px[1] - n as f64 / 2.0 - self.origin_px[1];
         let left = position_px[0] - n as f64 / 2.0 - self.origin_px[0];
-        let (rows, cols) = self.sum.dim();
-        let sample = |u: f64| -> (i64, f32) {
-            let u0 = u.floor();
-            (u0 as i64, (u - u0) as f32)
-        };
-        let r_lo = (top + r0 as f64).floor().max(0.0) as usize;
-        let r_hi = ((top + r1 as f64).ceil().max(0.0) as usize + 1).min(rows);
-        let c_lo = (left + c0 as f64).floor().max(0.0) as usize;
-        let c_hi = ((left + c1 as f64).ceil().max(0.0) as usize + 1).min(cols);
-        let weights = &self.patch_weights;
-        let value = |i: i64, j: i64| -> (Complex32, f32) {
-            if i >= 0 && j >= 0 && (i as usize) < n && (j as usize) < n {
-                let w = weights[[i as usize, j as usize]];
-                (patch[[i as usize, j as usize]] * w, w)
-            } else {
-                (Complex32::default(), 0.0)
-            }
-        };
-        for r in r_lo..r_hi {
-            let (i0, fy) = sample(r as f64 - top);
-            for c in c_lo..c_hi {
-                let (j0, fx) = sample(c as f64 - left);
-                let mut v = Complex32::default();
-                let mut w = 0.0f32;
-                for (di, dj, k) in [
-                    (0, 0, (1.0 - fy) * (1.0 - fx)),
-                    (0, 1, (1.0 - fy) * fx),
-                    (1, 0, fy * (1.0 - fx)),
-                    (1, 1, fy * fx),
-                ] {
-                    let (pv, pw) = value(i0 + di, j0 + dj);
-                    v += pv * k;
-                    w += pw * k;
-                }
-                self.sum[[r, c]] += v;
-                self.weight[[r, c]] += w;
-            }
-        }
+        splat(
+            &mut self.sum,
+            &mut self.weight,
+            patch,
+            &self.patch_weights,
+            [top, left],
+            1.0,
+        );
     }
 
     /// The object so far: weighted sums divided by the summed weights (+1e-9).
@@ -259,6 +228,72 @@ impl Stitcher {
     /// Summed weight per canvas pixel (0 where no patch reached).
     pub fn coverage(&self) -> &Array2<f32> {
         &self.weight
+    }
+
+    /// The weighted sum of the patches per canvas pixel (the object times [`Self::coverage`]).
+    pub fn weighted_sum(&self) -> &Array2<Complex32> {
+        &self.sum
+    }
+
+    /// The `[n, n]` weight of every patch pixel.
+    pub fn patch_weights(&self) -> &Array2<f32> {
+        &self.patch_weights
+    }
+}
+
+/// Adds `sign` × the weighted `patch` (weights `patch_weights`, same shape) to `sum` and its
+/// weights to `weight`, the patch's pixel (0, 0) at fractional canvas pixel `[top, left]`, with
+/// a bilinear shift; pixels falling outside the canvas are dropped. `sign` −1 takes a patch back
+/// out (the position refinement's leave-one-out reference).
+pub fn splat(
+    sum: &mut Array2<Complex32>,
+    weight: &mut Array2<f32>,
+    patch: &ArrayRef2<Complex32>,
+    patch_weights: &Array2<f32>,
+    [top, left]: [f64; 2],
+    sign: f32,
+) {
+    let (n, _) = patch.dim();
+    let [r0, r1, c0, c1] = support_box(patch_weights);
+    if patch_weights.dim() != (n, n) || r0 >= r1 || c0 >= c1 {
+        return;
+    }
+    let (rows, cols) = sum.dim();
+    let sample = |u: f64| -> (i64, f32) {
+        let u0 = u.floor();
+        (u0 as i64, (u - u0) as f32)
+    };
+    let r_lo = (top + r0 as f64).floor().max(0.0) as usize;
+    let r_hi = ((top + r1 as f64).ceil().max(0.0) as usize + 1).min(rows);
+    let c_lo = (left + c0 as f64).floor().max(0.0) as usize;
+    let c_hi = ((left + c1 as f64).ceil().max(0.0) as usize + 1).min(cols);
+    let value = |i: i64, j: i64| -> (Complex32, f32) {
+        if i >= 0 && j >= 0 && (i as usize) < n && (j as usize) < n {
+            let w = patch_weights[[i as usize, j as usize]];
+            (patch[[i as usize, j as usize]] * w, w)
+        } else {
+            (Complex32::default(), 0.0)
+        }
+    };
+    for r in r_lo..r_hi {
+        let (i0, fy) = sample(r as f64 - top);
+        for c in c_lo..c_hi {
+            let (j0, fx) = sample(c as f64 - left);
+            let mut v = Complex32::default();
+            let mut w = 0.0f32;
+            for (di, dj, k) in [
+                (0, 0, (1.0 - fy) * (1.0 - fx)),
+                (0, 1, (1.0 - fy) * fx),
+                (1, 0, fy * (1.0 - fx)),
+                (1, 1, fy * fx),
+            ] {
+                let (pv, pw) = value(i0 + di, j0 + dj);
+                v += pv * k;
+                w += pw * k;
+            }
+            sum[[r, c]] += v * sign;
+            weight[[r, c]] += w * sign;
+        }
     }
 }
 

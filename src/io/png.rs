@@ -46,6 +46,9 @@ pub enum ColorMap {
     /// Perceptually uniform cyclic at constant lightness (the hue of domain colouring, where
     /// brightness carries the amplitude): CET-C10, colorcet's `cyclic_isoluminant`.
     CyclicIsoluminant,
+    /// The blue–white–red half of [`ColorMap::PhaseCyclic`] (its −π/2 … π/2): a diverging map
+    /// for a phase scale fitted to the data, whose two ends must not meet as a cyclic map's do.
+    PhaseDiverging,
 }
 
 impl ColorMap {
@@ -59,6 +62,7 @@ impl ColorMap {
             }
             Self::PhaseCyclic => cyclic_at(phase_table(), (t + 0.5).fract()),
             Self::CyclicIsoluminant => cyclic_at(isoluminant(), t),
+            Self::PhaseDiverging => Self::PhaseCyclic.at(0.25 + 0.5 * t),
         }
     }
 }
@@ -182,7 +186,13 @@ pub fn render(
     for y in 0..h {
         for x in 0..w {
             let v = values[[(y / zoom) as usize, (x / zoom) as usize]];
-            img.put_pixel(MARGIN + x, MARGIN + y, Rgb(map.at(to_t(v))));
+            // A masked (non-finite) pixel is drawn in a neutral grey, not as a value.
+            let colour = if v.is_finite() {
+                map.at(to_t(v))
+            } else {
+                MASKED_GREY
+            };
+            img.put_pixel(MARGIN + x, MARGIN + y, Rgb(colour));
         }
     }
     let bar_x = MARGIN + w + GAP;
@@ -255,6 +265,40 @@ pub fn render_phase(phase: &ArrayRef2<f32>) -> Result<RgbImage, PngError> {
     .map(|(v, t)| (v, format!("{t} rad")))
     .collect();
     render(phase, ColorMap::PhaseCyclic, (-PI, PI), &ticks)
+}
+
+/// The colour of a masked (non-finite) pixel.
+const MASKED_GREY: [u8; 3] = [190, 190, 190];
+
+/// A symmetric phase scale that fits the data: ± the 99th percentile of |phase| over the finite
+/// pixels (a few wild pixels do not set it), at least ±0.05 rad and at most ±π. A weak phase
+/// object (the Siemens star's ±0.5 rad) then fills the colour range instead of a sixth of it.
+pub fn fitted_phase_range(phase: &ArrayRef2<f32>) -> (f32, f32) {
+    let mut magnitudes: Vec<f32> = phase
+        .iter()
+        .filter(|v| v.is_finite())
+        .map(|v| v.abs())
+        .collect();
+    if magnitudes.is_empty() {
+        return (-PI, PI);
+    }
+    let k = ((magnitudes.len() - 1) as f64 * 0.99).round() as usize;
+    let (_, &mut top, _) = magnitudes.select_nth_unstable_by(k, f32::total_cmp);
+    let top = top.clamp(0.05, PI);
+    (-top, top)
+}
+
+/// A phase map on a scale fitted to it ([`fitted_phase_range`]) in
+/// [`ColorMap::PhaseDiverging`], 5 ticks.
+pub fn render_phase_fitted(phase: &ArrayRef2<f32>) -> Result<RgbImage, PngError> {
+    let (lo, hi) = fitted_phase_range(phase);
+    let ticks: Vec<Tick> = (0..5)
+        .map(|i| {
+            let v = lo + (hi - lo) * i as f32 / 4.0;
+            (v, format!("{v:+.2} rad"))
+        })
+        .collect();
+    render(phase, ColorMap::PhaseDiverging, (lo, hi), &ticks)
 }
 
 /// Writes an amplitude map ([`render_amplitude`]).

@@ -9,7 +9,9 @@ use ab_glyph::FontRef;
 use image::{Rgb, RgbImage, imageops};
 use ndarray::Array2;
 
-use super::png::{PngError, draw_text_px, render_amplitude, render_phase, save};
+use super::png::{
+    PngError, draw_text_px, render_amplitude, render_phase, render_phase_fitted, save,
+};
 
 /// How a map is coloured.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -18,6 +20,8 @@ pub enum ReportMap {
     Amplitude,
     /// CET-C3 with white at 0, fixed to [−π, π].
     Phase,
+    /// Its blue–white–red half over ± the map's own 99th percentile of |phase|.
+    PhaseFitted,
 }
 
 /// One picture of the report.
@@ -68,6 +72,7 @@ fn tile(image: &ReportImage) -> Result<RgbImage, PngError> {
     match image.map {
         ReportMap::Amplitude => render_amplitude(&image.values),
         ReportMap::Phase => render_phase(&image.values),
+        ReportMap::PhaseFitted => render_phase_fitted(&image.values),
     }
 }
 

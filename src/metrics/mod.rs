@@ -9,6 +9,7 @@ pub mod region;
 pub mod register;
 pub mod ssim;
 pub mod stats;
+pub mod trust;
 
 pub use align::{AlignedPair, align, align_over, crop_to_scan, scan_box};
 pub use evaluate::{ChannelScores, Evaluation, evaluate};

@@ -16,6 +16,7 @@ use num_complex::Complex32;
 
 use super::config::{ConfigError, TrainConfig};
 use super::events::EpochRecord;
+use super::positions::{self as scan_positions, ScanPositions};
 use super::schedule::Schedule;
 use crate::io::{NpzError, NpzReader, NpzWriter};
 use crate::model::PinnNet;
@@ -71,6 +72,8 @@ pub struct ModelBundle {
     pub history: Vec<EpochRecord>,
     /// Adam's state as a burnpack buffer (absent in bundles that were never trained here).
     pub optimizer: Option<Vec<u8>>,
+    /// The training scan's positions as refined (`train_positions`; `positions.json`).
+    pub positions: Option<ScanPositions>,
 }
 
 /// Errors saving or loading a model directory.
@@ -158,6 +161,9 @@ pub enum BundleError {
     /// Serialising the record.
     #[error("cannot serialise the weights: {0}")]
     Record(String),
+    /// `positions.json` unreadable.
+    #[error("{0}")]
+    Positions(String),
 }
 
 fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> BundleError + '_ {
@@ -238,6 +244,16 @@ fn pretty_json(value: &impl serde::Serialize) -> Result<String, BundleError> {
 }
 
 impl ModelBundle {
+    /// `dataset` at the positions this model refined, when it is the scan they were refined on
+    /// (`None` otherwise: the scan's own positions stand).
+    pub fn at_refined_positions(
+        &self,
+        dataset: &crate::data::Dataset,
+    ) -> Option<crate::data::Dataset> {
+        let refined = self.positions.as_ref()?.for_scan(dataset)?;
+        dataset.with_positions(refined.to_vec()).ok()
+    }
+
     /// Writes the directory `dir` (replacing an existing model there) through a temporary sibling.
     pub fn save(&self, dir: &Path) -> Result<(), BundleError> {
         let name = dir
@@ -302,6 +318,11 @@ impl ModelBundle {
         write(MODEL_FILE, &record)?;
         if let Some(optimizer) = &self.optimizer {
             write(OPTIMIZER_FILE, optimizer)?;
+        }
+        if let Some(positions) = &self.positions {
+            let text =
+                serde_json::to_string(positions).map_err(|e| BundleError::Record(e.to_string()))?;
+            write(scan_positions::FILE, text.as_bytes())?;
         }
         let probe_path = dir.join(PROBE_FILE);
         let probe_error = |source| BundleError::Probe {
@@ -402,12 +423,14 @@ impl ModelBundle {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
             Err(e) => return Err(io_error(&optimizer_path)(e)),
         };
+        let positions = ScanPositions::read(&dir).map_err(BundleError::Positions)?;
         Ok(Self {
             manifest,
             network,
             probe,
             history,
             optimizer,
+            positions,
         })
     }
 }

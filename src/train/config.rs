@@ -64,13 +64,32 @@ pub struct TrainConfig {
     /// Optimise the probe jointly with the network (its own Adam, the same loss), starting from
     /// the scan's probe (or ePIE's, with `probe_from_epie`). Its normalisation (§3.3) is kept
     /// inside the graph, so only its shape and phase are learned. The learned probe is saved
-    /// with the model.
+    /// with the model. On by default: a measured probe guess is never exact (the real Siemens
+    /// star: phase Pearson against ePIE 0.908 trained, 0.715 fixed; README "Quality"). A
+    /// `config.json` written before the default changed was trained with it fixed.
+    #[serde(default = "trained_before_train_probe_default")]
     pub train_probe: bool,
     /// The probe's Adam learning rate; the plateau schedule lowers it by the network's factor.
     pub probe_learning_rate: f64,
     /// The first epoch whose steps update the probe (1: from the start); before it the network
     /// learns an object against the probe as given.
     pub probe_start_epoch: usize,
+    /// Refine the scan positions while training (gridsize 1): after each epoch from
+    /// `position_start_epoch` on, every pattern's predicted patch is registered against the
+    /// object its neighbours stitch (a search over ±`position_search_px`, then sub-pixel), the
+    /// mean displacement pinned. Overlap groups merge at the refined positions; the model keeps
+    /// them for the stitch of the same scan. Experimental and off: the network's independently
+    /// predicted patches do not agree with their neighbours' stitch closely enough to be
+    /// registered (started from the true positions of `lines-512-positions`, a model's patches
+    /// drift to 11.6 px RMS; docs/positions.md).
+    #[serde(default)]
+    pub train_positions: bool,
+    /// The first epoch after which positions are refined.
+    #[serde(default = "default_position_start_epoch")]
+    pub position_start_epoch: usize,
+    /// The registration's search radius, pixels (0: N/2).
+    #[serde(default)]
+    pub position_search_px: usize,
     /// How overlapping channels are weighted in the gridsize > 1 merge (the reference's
     /// central N/2 box by default).
     pub merge_weights: MergeWeights,
@@ -139,9 +158,12 @@ impl Default for TrainConfig {
             probe_big: true,
             probe_mask: false,
             probe_from_epie: 0,
-            train_probe: false,
+            train_probe: true,
             probe_learning_rate: 1e-3,
             probe_start_epoch: 1,
+            train_positions: false,
+            position_start_epoch: default_position_start_epoch(),
+            position_search_px: 0,
             merge_weights: MergeWeights::CentralBox,
             overlap_merge_weights: MergeWeights::ProbeIntensity,
             overlap_groups: true,
@@ -163,6 +185,18 @@ impl Default for TrainConfig {
             seed: 42,
         }
     }
+}
+
+/// `train_probe` of a `config.json` that does not name it: written before the setting existed,
+/// when the probe was always held fixed.
+fn trained_before_train_probe_default() -> bool {
+    false
+}
+
+/// The first epoch after which positions are refined: the network needs an epoch to predict
+/// patches worth registering.
+fn default_position_start_epoch() -> usize {
+    2
 }
 
 /// `overlap_groups` of a `config.json` that does not name it (written before it existed).
@@ -229,22 +263,7 @@ impl TrainConfig {
         if !(self.learning_rate.is_finite() && self.learning_rate > 0.0) {
             return bad("learning_rate", &self.learning_rate, "must be > 0");
         }
-        if self.train_probe
-            && !(self.probe_learning_rate.is_finite() && self.probe_learning_rate > 0.0)
-        {
-            return bad(
-                "probe_learning_rate",
-                &self.probe_learning_rate,
-                "must be > 0 when the probe is trained",
-            );
-        }
-        if self.probe_start_epoch == 0 {
-            return bad(
-                "probe_start_epoch",
-                &self.probe_start_epoch,
-                "epochs count from 1",
-            );
-        }
+        self.validate_probe_and_positions()?;
         let adam = self.adam;
         if !(0.0..1.0).contains(&adam.beta_1) {
             return bad("adam.beta_1", &adam.beta_1, "must be in [0, 1)");
@@ -283,6 +302,48 @@ impl TrainConfig {
                 "loss weights",
                 &format!("{w:?}"),
                 "the NLL or the MAE weight must be > 0 (the data must enter the loss)",
+            );
+        }
+        Ok(())
+    }
+
+    /// The checks of the probe's and the positions' refinement settings.
+    fn validate_probe_and_positions(&self) -> Result<(), ConfigError> {
+        let bad = |field, value: &dyn ToString, reason| {
+            Err(ConfigError {
+                field,
+                value: value.to_string(),
+                reason,
+            })
+        };
+        if self.train_probe
+            && !(self.probe_learning_rate.is_finite() && self.probe_learning_rate > 0.0)
+        {
+            return bad(
+                "probe_learning_rate",
+                &self.probe_learning_rate,
+                "must be > 0 when the probe is trained",
+            );
+        }
+        if self.train_positions && self.gridsize != 1 {
+            return bad(
+                "train_positions",
+                &self.train_positions,
+                "position refinement needs gridsize 1 (one predicted patch per pattern)",
+            );
+        }
+        if self.position_start_epoch == 0 {
+            return bad(
+                "position_start_epoch",
+                &self.position_start_epoch,
+                "epochs count from 1",
+            );
+        }
+        if self.probe_start_epoch == 0 {
+            return bad(
+                "probe_start_epoch",
+                &self.probe_start_epoch,
+                "epochs count from 1",
             );
         }
         Ok(())

@@ -7,6 +7,7 @@ pub mod config;
 pub mod error;
 pub mod events;
 pub mod metrics_log;
+pub mod positions;
 pub mod preview;
 pub mod probe_check;
 pub mod probe_param;

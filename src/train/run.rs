@@ -19,6 +19,7 @@ use super::config::TrainConfig;
 use super::error::TrainError;
 use super::events::{EpochRecord, EventSender, RunInfo, StopReason, TrainEvent};
 use super::metrics_log::write_metrics_csv;
+use super::positions::ScanPositions;
 use super::preview::Preview;
 use super::probe_param::TrainableProbe;
 use super::schedule::Schedule;
@@ -146,6 +147,12 @@ pub fn train(
         schedule: resume.map_or_else(|| Schedule::new(config), |b| b.manifest.schedule.clone()),
         history: resume.map(|b| b.history.clone()).unwrap_or_default(),
         last_good: None,
+        positions: config.train_positions.then(|| {
+            resume
+                .and_then(|b| b.positions.as_ref())
+                .and_then(|p| p.for_scan(train_data))
+                .map_or_else(|| train_data.positions_px().to_vec(), <[_]>::to_vec)
+        }),
     };
     if let Some(warning) =
         super::probe_check::amplitude_scale_warning(train_data.probe(), config.probe_mask)
@@ -192,6 +199,8 @@ struct RunState {
     history: Vec<EpochRecord>,
     /// The network after the last finished epoch (inference mode).
     last_good: Option<PinnNet>,
+    /// The training scan's positions as refined so far (`train_positions`).
+    positions: Option<Vec<[f64; 2]>>,
 }
 
 impl RunState {
@@ -220,6 +229,10 @@ impl RunState {
             ),
             history: self.history.clone(),
             optimizer: self.optimizer.into_bytes().ok().map(|b| b.to_vec()),
+            positions: self.positions.as_ref().map(|refined| ScanPositions {
+                given: probe.positions_px().to_vec(),
+                refined: refined.clone(),
+            }),
         }
     }
 }
@@ -260,7 +273,8 @@ fn train_epoch(
             };
         }
         let probe = state.learned_probe.as_ref().map(|(p, _)| p);
-        let batch = setup.batch_loss(&state.network, probe, set, chunk, &autodiff);
+        let inputs = (probe, state.positions.as_deref());
+        let batch = setup.batch_loss(&state.network, inputs, set, chunk, &autodiff);
         let value = f64::from(batch.loss.clone().into_scalar::<f32>());
         if !value.is_finite() {
             return EpochPass {
@@ -363,7 +377,13 @@ fn run_epochs(
             break;
         }
         let probe = state.learned_probe.as_ref().map(|(p, _)| p);
-        let val_loss = setup.evaluate(&state.network, probe, &setup.splits.validation, device);
+        let validation = &setup.splits.validation;
+        // Refined positions belong to the training scan; a separate test scan keeps its own.
+        let positions = state
+            .positions
+            .as_deref()
+            .filter(|_| std::ptr::eq(validation.dataset, setup.splits.train.dataset));
+        let val_loss = setup.evaluate(&state.network, (probe, positions), validation, device);
         let duration_secs = started.elapsed().as_secs_f64();
         let record = EpochRecord {
             epoch,
@@ -381,6 +401,9 @@ fn run_epochs(
             control
                 .events
                 .log(format!("epoch {epoch}: learning rate lowered to {lr:.3e}"));
+        }
+        if epoch >= config.position_start_epoch {
+            refine_positions(setup, state, epoch, device, control)?;
         }
         save(setup, state, control, train_data)?;
         if control.preview_every > 0 && epoch % control.preview_every == 0 {
@@ -404,6 +427,47 @@ fn run_epochs(
         epochs: state.history.len(),
     });
     Ok(TrainOutcome { bundle, reason })
+}
+
+/// Refines the training scan's positions with the network as it is after `epoch` (when the run
+/// refines positions) and logs how far they moved.
+fn refine_positions(
+    setup: &Setup<'_>,
+    state: &mut RunState,
+    epoch: usize,
+    device: &Device,
+    control: &TrainControl,
+) -> Result<(), TrainError> {
+    let Some(current) = state.positions.as_deref() else {
+        return Ok(());
+    };
+    let train = &setup.splits.train;
+    let started = Instant::now();
+    let probe = state.learned_probe.as_ref().map_or_else(
+        || train.dataset.probe().clone(),
+        |(p, _)| p.to_host(setup.config.probe_mask, 1.0),
+    );
+    let (refined, summary) = super::positions::refine(
+        &state.network.valid(),
+        train.dataset,
+        train.factor,
+        current,
+        &probe,
+        &super::positions::registration_options(setup.config),
+        device,
+    )?;
+    let moved = crate::positions::error_stats(&refined, train.dataset.positions_px());
+    control.events.log(format!(
+        "epoch {epoch}: positions refined in {:.1} s: {:.2} px RMS from the given ones (largest \
+         {:.1} px), last round moved {:.2} px RMS, match {:.3}",
+        started.elapsed().as_secs_f64(),
+        moved.rms_px,
+        moved.max_px,
+        summary.last_round_rms_px,
+        summary.mean_score
+    ));
+    state.positions = Some(refined);
+    Ok(())
 }
 
 /// Writes the model directory and `metrics.csv` when the run has an output directory.

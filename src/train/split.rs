@@ -76,6 +76,29 @@ impl<'a> GroupSet<'a> {
         x
     }
 
+    /// The relative coordinates (physics.md §2: −(position − the group's mean position)) of
+    /// `rows`, `b·c` entries `[x, y]`, computed from `positions` (one per pattern of the
+    /// dataset, e.g. refined ones) instead of the dataset's.
+    pub fn coords_relative_at(&self, rows: &[usize], positions: &[[f64; 2]]) -> Vec<[f64; 2]> {
+        let mut out = Vec::with_capacity(rows.len() * self.groups.channels());
+        for &r in rows {
+            let members = self.groups.indices.row(r);
+            let count = members.len().max(1) as f64;
+            let mean = members.iter().fold([0.0, 0.0], |m, &i| {
+                [
+                    m[0] + positions[i][0] / count,
+                    m[1] + positions[i][1] / count,
+                ]
+            });
+            out.extend(
+                members
+                    .iter()
+                    .map(|&i| [mean[0] - positions[i][0], mean[1] - positions[i][1]]),
+            );
+        }
+        out
+    }
+
     /// Mean [`deviance_offset`] per pixel over the groups `rows`.
     pub fn offset_mean(&self, rows: &[usize]) -> f64 {
         let mut total = 0.0;

@@ -39,11 +39,13 @@ pub(crate) struct Setup<'a> {
 
 impl Setup<'_> {
     /// The weighted loss of `rows` of `set` through `network`, on `device`, with the trainable
-    /// `probe` in the forward model when there is one (else the run's fixed probe).
+    /// `probe` in the forward model when there is one (else the run's fixed probe), and the
+    /// overlap groups merged at `positions` (refined, one per pattern of the set's dataset) when
+    /// given (else at the dataset's).
     pub fn batch_loss(
         &self,
         network: &PinnNet,
-        probe: Option<&TrainableProbe>,
+        (probe, positions): (Option<&TrainableProbe>, Option<&[[f64; 2]]>),
         set: &GroupSet<'_>,
         rows: &[usize],
         device: &Device,
@@ -60,7 +62,10 @@ impl Setup<'_> {
             None => &self.forward,
         };
         let x = to_tensor(&set.inputs(rows), device); // [b, c, n, n]
-        let coords = set.groups.coords_relative_rows(rows);
+        let coords = match positions {
+            Some(positions) => set.coords_relative_at(rows, positions),
+            None => set.groups.coords_relative_rows(rows),
+        };
         let (amplitude, phase) = network.forward(x.clone());
         let object = CTensor::new(
             amplitude.clone() * phase.clone().cos(),
@@ -98,11 +103,11 @@ impl Setup<'_> {
     }
 
     /// Mean loss over `set` with the network (and the trainable probe, if any) in inference
-    /// mode (NaN for an empty set).
+    /// mode, at `positions` when given (NaN for an empty set).
     pub fn evaluate(
         &self,
         network: &PinnNet,
-        probe: Option<&TrainableProbe>,
+        (probe, positions): (Option<&TrainableProbe>, Option<&[[f64; 2]]>),
         set: &GroupSet<'_>,
         device: &Device,
     ) -> f64 {
@@ -110,7 +115,7 @@ impl Setup<'_> {
         let probe = probe.map(Module::valid);
         let (mut total, mut count) = (0.0, 0usize);
         for rows in set.rows.chunks(self.config.batch_size) {
-            let batch = self.batch_loss(&network, probe.as_ref(), set, rows, device);
+            let batch = self.batch_loss(&network, (probe.as_ref(), positions), set, rows, device);
             let value = f64::from(batch.loss.into_scalar::<f32>());
             total += (value + batch.constant) * rows.len() as f64;
             count += rows.len();

@@ -10,6 +10,7 @@ use crate::data::reconstruction::Reconstruction;
 use crate::data::simulate::{ScanPattern, SimulationConfig, simulate_lines_scan};
 use crate::data::{Dataset, LoadOptions, load};
 use crate::epie::{EpieConfig, run_epie};
+use crate::positions::{PositionErrors, displace};
 use crate::train::TrainConfig;
 
 /// The named cases.
@@ -32,6 +33,13 @@ pub enum QualityCase {
     LinesG2,
     /// The real Siemens star: the network against ePIE, run in the same command, over the scan.
     Star,
+    /// `lines-512`'s test scan (simulated at the true positions) given with position errors as
+    /// measured scans have them (7 px RMS, 2 % outliers of 20–30 px, a drift): trained and
+    /// reconstructed on the scan itself; ePIE with position correction runs in the same
+    /// command. `--exact-positions` gives the same run at the true positions.
+    #[value(name = "lines-512-positions")]
+    #[serde(rename = "lines-512-positions")]
+    Lines512Positions,
 }
 
 /// The data of one case.
@@ -43,6 +51,8 @@ pub(super) struct CaseData {
     /// The object the test reconstruction is compared with, its origin, and what it is.
     pub reference: Option<(Reconstruction, String)>,
     pub config: TrainConfig,
+    /// The true positions of the test scan, when the case gives it displaced ones.
+    pub true_positions: Option<Vec<[f64; 2]>>,
 }
 
 fn load_file(path: &Path) -> anyhow::Result<Dataset> {
@@ -59,6 +69,8 @@ pub(super) struct CaseOptions<'a> {
     pub data_dir: &'a Path,
     /// ePIE sweeps of the star's reference reconstruction.
     pub epie_iterations: usize,
+    /// `lines-512-positions`: give the true positions (the baseline run).
+    pub exact_positions: bool,
 }
 
 /// The case's data and its default configuration.
@@ -77,6 +89,7 @@ pub(super) fn case_data(case: QualityCase, args: &CaseOptions<'_>) -> anyhow::Re
             train_name: train_path.display().to_string(),
             test_name: test_path.display().to_string(),
             reference: None,
+            true_positions: None,
             config: TrainConfig {
                 gridsize,
                 n_groups: 512,
@@ -86,6 +99,7 @@ pub(super) fn case_data(case: QualityCase, args: &CaseOptions<'_>) -> anyhow::Re
         })
     };
     match case {
+        QualityCase::Lines512Positions => positions_case(&lines, args.exact_positions, &base),
         QualityCase::Lines512 => from_reference(1),
         QualityCase::LinesG2 => from_reference(2),
         QualityCase::Lines2048 => {
@@ -105,6 +119,7 @@ pub(super) fn case_data(case: QualityCase, args: &CaseOptions<'_>) -> anyhow::Re
                     args.seed + 1_000_003
                 ),
                 reference: None,
+                true_positions: None,
                 config: TrainConfig {
                     n_groups: 2048,
                     nepochs: 60,
@@ -131,12 +146,14 @@ pub(super) fn case_data(case: QualityCase, args: &CaseOptions<'_>) -> anyhow::Re
                 origin_px: epie.origin_px,
                 costs: epie.errors,
                 method: "ePIE".into(),
+                refined_positions_px: None,
             };
             Ok(CaseData {
                 train: dataset.clone(),
                 test: dataset,
                 train_name: path.display().to_string(),
                 test_name: path.display().to_string(),
+                true_positions: None,
                 reference: Some((
                     reference,
                     format!("{} sweeps of ePIE (probe refined)", args.epie_iterations),
@@ -152,4 +169,36 @@ pub(super) fn case_data(case: QualityCase, args: &CaseOptions<'_>) -> anyhow::Re
             })
         }
     }
+}
+
+/// `lines-512-positions`: the reference's test scan, trained and reconstructed on itself, its
+/// positions given displaced ([`PositionErrors::default`]) unless `exact_positions`.
+fn positions_case(
+    lines: &std::path::Path,
+    exact_positions: bool,
+    base: &TrainConfig,
+) -> anyhow::Result<CaseData> {
+    let path = lines.join("test.npz");
+    let truth = load_file(&path)?;
+    let true_positions = truth.positions_px().to_vec();
+    let (scan, what) = if exact_positions {
+        (truth, "at the true positions")
+    } else {
+        let given = displace(&true_positions, &PositionErrors::default());
+        (truth.with_positions(given)?, "with position errors")
+    };
+    let name = format!("{} ({what})", path.display());
+    Ok(CaseData {
+        train: scan.clone(),
+        test: scan,
+        train_name: name.clone(),
+        test_name: name,
+        reference: None,
+        true_positions: Some(true_positions),
+        config: TrainConfig {
+            n_groups: 512,
+            nepochs: 30,
+            ..base.clone()
+        },
+    })
 }

@@ -17,10 +17,12 @@ use crate::io::atomic::write_atomic;
 use crate::train::{ModelBundle, TrainConfig, TrainControl, train};
 
 mod cases;
+mod epie_side;
 mod report;
 mod score;
+mod seeded_side;
 
-use cases::{CaseOptions, QualityCase, case_data};
+use cases::{CaseData, CaseOptions, QualityCase, case_data};
 use report::make_report;
 use score::figures;
 
@@ -60,9 +62,10 @@ pub struct QualityArgs {
     /// Train with the probe K sweeps of ePIE refine on the training scan.
     #[arg(long, value_name = "K")]
     pub probe_from_epie: Option<usize>,
-    /// Optimise the probe jointly with the network (see `train --train-probe`).
-    #[arg(long)]
-    pub train_probe: bool,
+    /// Optimise the probe jointly with the network (see `train --train-probe`):
+    /// `--train-probe` or `--train-probe false` [default: the training default].
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub train_probe: Option<bool>,
     /// The trainable probe's Adam learning rate [default: the training default].
     #[arg(long)]
     pub probe_learning_rate: Option<f64>,
@@ -96,6 +99,25 @@ pub struct QualityArgs {
     /// Groups per optimiser step [default: the case's].
     #[arg(long)]
     pub batch_size: Option<usize>,
+    /// `lines-512-positions`: give the true positions (the baseline the refined run is
+    /// compared with).
+    #[arg(long)]
+    pub exact_positions: bool,
+    /// Refine the scan positions while training (see `train --train-positions`)
+    /// [default: the training default].
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub train_positions: Option<bool>,
+    /// The first epoch after which positions are refined [default: the training default].
+    #[arg(long)]
+    pub position_start_epoch: Option<usize>,
+    /// `lines-512-positions`: whether the ePIE run beside the network corrects positions
+    /// [default: when the positions are displaced].
+    #[arg(long, value_name = "BOOL")]
+    pub epie_correct_positions: Option<bool>,
+    /// After training, run K sweeps of ePIE started from the network's object and probe, and
+    /// K from scratch on the same scan, scoring every sweep (`seeded_epie` in the JSON).
+    #[arg(long, value_name = "K")]
+    pub refine_epie: Option<usize>,
     #[command(flatten)]
     pub common: CommonArgs,
 }
@@ -123,8 +145,8 @@ fn apply_overrides(args: &QualityArgs, config: &mut TrainConfig) {
     if let Some(sweeps) = args.probe_from_epie {
         config.probe_from_epie = sweeps;
     }
-    if args.train_probe {
-        config.train_probe = true;
+    if let Some(train) = args.train_probe {
+        config.train_probe = train;
     }
     if let Some(rate) = args.probe_learning_rate {
         config.probe_learning_rate = rate;
@@ -147,6 +169,12 @@ fn apply_overrides(args: &QualityArgs, config: &mut TrainConfig) {
     if let Some(weight) = args.own_patch_weight {
         config.loss.own_patch_nll = weight;
     }
+    if let Some(refine) = args.train_positions {
+        config.train_positions = refine;
+    }
+    if let Some(epoch) = args.position_start_epoch {
+        config.position_start_epoch = epoch;
+    }
     // A case's budget counts patterns, as the reference's does (e.g. 512 per epoch in steps of
     // 16): training on groups of four overlapping patterns takes a quarter of the groups and of
     // the batch, so it sees as many patterns in as many optimiser steps.
@@ -161,6 +189,23 @@ fn apply_overrides(args: &QualityArgs, config: &mut TrainConfig) {
     }
 }
 
+/// ePIE beside the network on a case with true positions ([`epie_side`]), its reconstruction
+/// written as `epie_*`.
+fn run_epie_side(
+    args: &QualityArgs,
+    data: &CaseData,
+) -> anyhow::Result<Option<epie_side::EpieFigures>> {
+    let correct = args.epie_correct_positions.unwrap_or(!args.exact_positions);
+    let Some((figures, recon)) = epie_side::run(data, args.epie_iterations, correct, args.seed)?
+    else {
+        return Ok(None);
+    };
+    recon
+        .write_all(&data.test, &args.output_dir, "epie")
+        .context("cannot write ePIE's reconstruction")?;
+    Ok(Some(figures))
+}
+
 /// Runs the case and writes `quality.json`.
 pub fn run(args: &QualityArgs) -> anyhow::Result<()> {
     let started = Instant::now();
@@ -171,6 +216,7 @@ pub fn run(args: &QualityArgs) -> anyhow::Result<()> {
             seed: args.seed,
             data_dir: &args.data_dir,
             epie_iterations: args.epie_iterations,
+            exact_positions: args.exact_positions,
         },
     )?;
     apply_overrides(args, &mut data.config);
@@ -227,6 +273,7 @@ pub fn run(args: &QualityArgs) -> anyhow::Result<()> {
     let Some(bundle) = bundle else {
         bail!("no epoch was trained");
     };
+    let epie = run_epie_side(args, &data)?;
     if let Some(recon) = &last_recon {
         recon
             .write_all(&data.test, &args.output_dir, "reconstructed")
@@ -237,7 +284,7 @@ pub fn run(args: &QualityArgs) -> anyhow::Result<()> {
             .write_all(&data.test, &args.output_dir, "reference")
             .context("cannot write the reference reconstruction")?;
     }
-    let report = make_report(
+    let mut report = make_report(
         (args.case, args.seed, args.device.name()),
         &data,
         &bundle,
@@ -245,6 +292,10 @@ pub fn run(args: &QualityArgs) -> anyhow::Result<()> {
         [started.elapsed().as_secs_f64(), train_secs, infer_rate],
         evaluations,
     );
+    report.epie = epie;
+    if let (Some(sweeps), Some(recon)) = (args.refine_epie.filter(|&k| k > 0), &last_recon) {
+        report.seeded_epie = Some(seeded_side::run(&data, recon, sweeps, args.seed)?);
+    }
     let json = serde_json::to_string_pretty(&report)?;
     println!("{json}");
     let path = args.output_dir.join("quality.json");

@@ -35,6 +35,11 @@ pub struct QualityReport {
     pub evaluations: Vec<EpochFigures>,
     /// How the figures were taken.
     pub notes: Vec<String>,
+    /// ePIE on the same scan, when the case runs it beside the network with known true
+    /// positions (`lines-512-positions`).
+    pub epie: Option<super::epie_side::EpieFigures>,
+    /// `--refine-epie K`: ePIE seeded by the network beside ePIE from scratch, per sweep.
+    pub seeded_epie: Option<super::seeded_side::SeededFigures>,
 }
 
 /// Everything measured, as written to `quality.json`; `times` = [wall, training] seconds and
@@ -81,6 +86,12 @@ pub(super) fn make_report(
             "reference_frame: central crops (N·20/64 px) with unit weights, compared over the \
              pixels they cover (the reference's figures were taken this way)"
                 .into(),
+            "with displaced positions (lines-512-positions): reconstructions are moved by the \
+             mean position error (a global shift no method can observe) and compared over the \
+             pixels lit at the true positions"
+                .into(),
         ],
+        epie: None,
+        seeded_epie: None,
     }
 }

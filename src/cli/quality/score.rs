@@ -9,7 +9,10 @@ use crate::data::Dataset;
 use crate::data::reconstruction::Reconstruction;
 use crate::infer::stitch::{StitchWeights, default_crop};
 use crate::infer::{InferOptions, reconstruct};
+use crate::metrics::trust::TrustChecks;
 use crate::metrics::{Evaluation, evaluate};
+use crate::positions::{PositionErrorStats, error_stats, mean_difference};
+use crate::report::object_checks;
 use crate::train::ModelBundle;
 
 /// The figures of one evaluation of the test reconstruction.
@@ -25,6 +28,11 @@ pub struct EpochFigures {
     /// no overlap pass, compared over the pixels they cover, as the reference's figures were
     /// measured.
     pub reference_frame: Option<Evaluation>,
+    /// When the case knows the true positions: how far the positions the stitch used (refined,
+    /// or as given) are from them, the global shift removed.
+    pub positions: Option<PositionErrorStats>,
+    /// The checks a user without a ground truth sees (flat phase, amplitude at the bound).
+    pub checks: Option<TrustChecks>,
 }
 
 /// Reconstructs `test` with `bundle`, stitched with `weights`; returns the object and the
@@ -45,6 +53,8 @@ fn reconstruct_with(
         overlap_pass,
         ..InferOptions::default()
     };
+    let refined = bundle.at_refined_positions(test);
+    let test = refined.as_ref().unwrap_or(test);
     let network = bundle.network.valid();
     let stitched = reconstruct(&network, test, &options, device, |_, _, _| true)
         .context("inference failed")?;
@@ -56,6 +66,7 @@ fn reconstruct_with(
             origin_px: stitched.origin_px,
             costs: bundle.history.iter().map(|r| r.train_loss).collect(),
             method: "PtychoPINN".into(),
+            refined_positions_px: refined.as_ref().map(|d| d.positions_px().to_vec()),
         },
         rate,
     ))
@@ -63,7 +74,7 @@ fn reconstruct_with(
 
 /// Scores `recon` against the test scan's true object, or against `reference` (in the
 /// reference's pixel frame) over the scanned region, using the pixels `weights` light.
-fn score(
+pub(super) fn score(
     recon: &Reconstruction,
     test: &Dataset,
     reference: Option<&Reconstruction>,
@@ -89,6 +100,39 @@ fn score(
     }
 }
 
+/// The true frame of a case whose scan was given displaced positions: the scan at its true
+/// positions (for the compared region) and the global shift (the mean error, which no method
+/// can observe) that moves a reconstruction made at the given positions into it.
+pub(super) struct TrueFrame {
+    /// The test scan at its true positions.
+    pub scan: Dataset,
+    /// Mean of (given − true) positions, `[x, y]` pixels.
+    pub shift: [f64; 2],
+}
+
+impl TrueFrame {
+    /// The frame of `data`, when it knows its true positions.
+    pub fn of(data: &CaseData) -> anyhow::Result<Option<Self>> {
+        let Some(truth) = &data.true_positions else {
+            return Ok(None);
+        };
+        Ok(Some(Self {
+            scan: data.test.with_positions(truth.clone())?,
+            shift: mean_difference(data.test.positions_px(), truth),
+        }))
+    }
+
+    /// `recon` placed in the true frame.
+    pub fn moved(&self, recon: &Reconstruction) -> Reconstruction {
+        let mut out = recon.clone();
+        out.origin_px = [
+            recon.origin_px[0] - self.shift[0],
+            recon.origin_px[1] - self.shift[1],
+        ];
+        out
+    }
+}
+
 /// Reconstructs the test scan three ways (the default stitch, with the overlap pass, the
 /// reference's crops) and scores each; returns the figures, the default reconstruction and the
 /// inference rate.
@@ -103,17 +147,55 @@ pub(super) fn figures(
     let (passed, _) = reconstruct_with(bundle, &data.test, None, true, device)?;
     let crop = default_crop(data.test.n());
     let (cropped, _) = reconstruct_with(bundle, &data.test, Some(crop), false, device)?;
+    let frame = TrueFrame::of(data)?;
+    let scored = frame.as_ref().map_or(&data.test, |f| &f.scan);
+    let moved = |r: &Reconstruction| frame.as_ref().map_or_else(|| r.clone(), |f| f.moved(r));
     let figures = EpochFigures {
         epoch,
-        illuminated: score(&recon, &data.test, reference, StitchWeights::Illumination),
-        with_overlap_pass: score(&passed, &data.test, reference, StitchWeights::Illumination),
+        illuminated: score(
+            &moved(&recon),
+            scored,
+            reference,
+            StitchWeights::Illumination,
+        ),
+        with_overlap_pass: score(
+            &moved(&passed),
+            scored,
+            reference,
+            StitchWeights::Illumination,
+        ),
         reference_frame: score(
-            &cropped,
-            &data.test,
+            &moved(&cropped),
+            scored,
             reference,
             StitchWeights::CentralCrop(crop),
         ),
+        positions: data.true_positions.as_ref().map(|truth| {
+            let used = recon
+                .refined_positions_px
+                .as_deref()
+                .unwrap_or(data.test.positions_px());
+            error_stats(used, truth)
+        }),
+        checks: {
+            let scan = match &recon.refined_positions_px {
+                Some(p) => data.test.with_positions(p.clone())?,
+                None => data.test.clone(),
+            };
+            object_checks(&recon.object, recon.origin_px, &scan, true)
+        },
     };
+    for warning in figures.checks.iter().flat_map(|c| &c.warnings) {
+        tracing::warn!("epoch {epoch}: {warning}");
+    }
+    if let Some(p) = &figures.positions {
+        tracing::info!(
+            "epoch {epoch}: positions {:.2} px RMS from the truth (largest {:.1} px, {} beyond 3 px)",
+            p.rms_px,
+            p.max_px,
+            p.beyond_3px
+        );
+    }
     let show = |e: &Option<Evaluation>| {
         e.as_ref().map_or_else(
             || "-".to_owned(),

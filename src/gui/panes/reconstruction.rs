@@ -1,6 +1,6 @@
 //! The reconstruction pane: the model (loaded or just trained), Reconstruct with the object
-//! filling in live, amplitude (perceptual map) and phase (cyclic, fixed to [−π, π]) with colour
-//! bars and a hover readout, a phase-ramp removal toggle, the ePIE result or the true object side
+//! filling in live, amplitude (perceptual map) and phase (its scale fitted to the data on a
+//! diverging map, or ±π on the cyclic one) with colour bars and a hover readout, a phase-ramp removal toggle, the ePIE result or the true object side
 //! by side, the §7 metrics, and Export.
 
 use eframe::egui::{self, RichText, vec2};
@@ -11,7 +11,7 @@ use crate::gui::command::Command;
 use crate::gui::session::{ObjectView, Session, Versioned};
 use crate::gui::widgets::colormap::real_image;
 use crate::gui::widgets::image_view::{BarKind, ColorBar, ImageView};
-use crate::io::png::{ColorMap, finite_range};
+use crate::io::png::{ColorMap, finite_range, fitted_phase_range};
 use crate::metrics::align::display_phase;
 use crate::metrics::evaluate::ChannelScores;
 
@@ -21,6 +21,8 @@ struct ObjectPair {
     amplitude: ImageView,
     phase: ImageView,
     range: (f32, f32),
+    /// The phase colour scale, radians (fitted to the data, or ±π).
+    phase_range: (f32, f32),
     /// The phase as shown (mean rotated, ramp removed if asked), for the hover readout.
     shown_phase: Option<ndarray::Array2<f32>>,
 }
@@ -31,6 +33,7 @@ impl ObjectPair {
             amplitude: ImageView::new(format!("{name} amplitude")),
             phase: ImageView::new(format!("{name} phase")),
             range: (0.0, 1.0),
+            phase_range: (-std::f32::consts::PI, std::f32::consts::PI),
             shown_phase: None,
         }
     }
@@ -40,7 +43,7 @@ impl ObjectPair {
         &mut self,
         ui: &mut egui::Ui,
         object: &Versioned<Option<ObjectView>>,
-        remove_ramp: bool,
+        (remove_ramp, full_phase_range): (bool, bool),
         (width, max_height): (f32, f32),
         pixel_size_m: Option<f64>,
     ) -> Option<String> {
@@ -50,7 +53,10 @@ impl ObjectPair {
             self.shown_phase = None;
             return None;
         };
-        let key = (object.version, u64::from(remove_ramp));
+        let key = (
+            object.version,
+            u64::from(remove_ramp) | (u64::from(full_phase_range) << 1),
+        );
         let mut range = self.range;
         self.amplitude.update(ui.ctx(), key, || {
             let a = view.object.mapv(Complex32::norm);
@@ -59,13 +65,28 @@ impl ObjectPair {
         });
         self.range = range;
         let pi = std::f32::consts::PI;
+        let mut phase_range = self.phase_range;
+        let mut shown = None;
         self.phase.update(ui.ctx(), key, || {
-            real_image(
-                &display_phase(&view.object, remove_ramp),
-                ColorMap::PhaseCyclic,
-                (-pi, pi),
-            )
+            let phase = display_phase(&view.object, remove_ramp);
+            phase_range = if full_phase_range {
+                (-pi, pi)
+            } else {
+                fitted_phase_range(&phase)
+            };
+            let map = if full_phase_range {
+                ColorMap::PhaseCyclic
+            } else {
+                ColorMap::PhaseDiverging
+            };
+            let image = real_image(&phase, map, phase_range);
+            shown = Some(phase);
+            image
         });
+        self.phase_range = phase_range;
+        if shown.is_some() {
+            self.shown_phase = shown;
+        }
         let (h, w) = view.object.dim();
         let aspect = w.max(1) as f32 / h.max(1) as f32;
         let widest = (width / 2.0 - 6.0).max(120.0);
@@ -83,8 +104,12 @@ impl ObjectPair {
                 .amplitude
                 .show(ui, vec2(each, image_h), Some(&bar), pixel_size_m);
             let bar = ColorBar {
-                kind: BarKind::Phase,
-                range: (-pi, pi),
+                kind: if full_phase_range {
+                    BarKind::Phase
+                } else {
+                    BarKind::Linear(ColorMap::PhaseDiverging)
+                },
+                range: self.phase_range,
                 title: "phase (rad)".into(),
             };
             hovered =
@@ -234,6 +259,11 @@ fn toolbar_ui(ui: &mut egui::Ui, pane: &mut PaneCtx<'_>) {
         ui.separator();
         ui.checkbox(&mut pane.state.view.remove_phase_ramp, "remove phase ramp")
             .on_hover_text("Subtract the least-squares plane from the phase (display only)");
+        ui.checkbox(&mut pane.state.view.full_phase_range, "phase ±π")
+            .on_hover_text(
+                "Draw the phase on the full ±π scale (off: the scale fits the data, ± the 99th \
+                 percentile of |phase|)",
+            );
         ui.separator();
         if ui
             .add_enabled(
@@ -270,7 +300,10 @@ impl ReconstructionPane {
                     .text(format!("ePIE: sweep {} / {}", run.done, run.total)),
             );
         }
-        let remove = pane.state.view.remove_phase_ramp;
+        let remove = (
+            pane.state.view.remove_phase_ramp,
+            pane.state.view.full_phase_range,
+        );
         let pixel = s
             .dataset
             .as_ref()
@@ -289,6 +322,17 @@ impl ReconstructionPane {
             }
             if let Some(text) = self.comparison.ui(ui, &s.comparison, remove, (width, row_h), pixel) {
                 ui.label(RichText::new(text).monospace());
+            }
+            if let Some(checks) = &s.checks {
+                ui.add_space(6.0);
+                ui.label(RichText::new("How far to trust it (no ground truth needed)").strong());
+                for line in crate::report::checks_lines(checks) {
+                    if line.starts_with("warning") {
+                        ui.colored_label(ui.visuals().warn_fg_color, line);
+                    } else {
+                        ui.label(line);
+                    }
+                }
             }
             if let Some(m) = &s.metrics {
                 ui.add_space(6.0);

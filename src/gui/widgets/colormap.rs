@@ -20,10 +20,12 @@ fn lut(map: ColorMap) -> &'static [Color32] {
     static VIRIDIS: OnceLock<Vec<Color32>> = OnceLock::new();
     static PHASE: OnceLock<Vec<Color32>> = OnceLock::new();
     static ISOLUMINANT: OnceLock<Vec<Color32>> = OnceLock::new();
+    static DIVERGING: OnceLock<Vec<Color32>> = OnceLock::new();
     let cell = match map {
         ColorMap::Viridis => &VIRIDIS,
         ColorMap::PhaseCyclic => &PHASE,
         ColorMap::CyclicIsoluminant => &ISOLUMINANT,
+        ColorMap::PhaseDiverging => &DIVERGING,
     };
     cell.get_or_init(|| {
         (0..LUT_SIZE)

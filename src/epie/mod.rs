@@ -2,7 +2,11 @@
 //! network against, and the honest check of a dataset's conventions.
 //!
 //! Positions are rounded to whole pixels (the patch of (x, y) starts at round(y − N/2),
-//! round(x − N/2)); the FFT is orthonormal so the measured amplitudes apply as they are.
+//! round(x − N/2)); the FFT is orthonormal so the measured amplitudes apply as they are. With
+//! [`EpieConfig::correct_positions`] the positions are refined as it goes ([`positions`]).
+
+pub mod positions;
+pub mod seed;
 
 use ndarray::{Array2, Axis};
 use num_complex::Complex32;
@@ -12,6 +16,7 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::data::Dataset;
 use crate::fft::Fft2;
+use positions::{PositionCorrection, Scene, gauss_newton_shift};
 
 /// ePIE settings.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -30,6 +35,9 @@ pub struct EpieConfig {
     pub seed: u64,
     /// Split each FFT pass over the rayon pool.
     pub parallel_fft: bool,
+    /// Refine the scan positions (off: the positions are taken as exact).
+    #[serde(default)]
+    pub correct_positions: Option<PositionCorrection>,
 }
 
 impl Default for EpieConfig {
@@ -44,6 +52,7 @@ impl Default for EpieConfig {
             // Measured (benches/epie.rs): splitting the passes over two cores gains nothing at
             // N = 128 (156 vs 163 ms per sweep, within noise), so one core does the work.
             parallel_fft: false,
+            correct_positions: None,
         }
     }
 }
@@ -59,6 +68,9 @@ pub struct EpieResult {
     pub origin_px: [f64; 2],
     /// Fourier error per sweep: Σ(|F| − A)² / ΣA² over all positions.
     pub errors: Vec<f64>,
+    /// The scan positions `[x, y]` (object pixels) the result was reconstructed at: the
+    /// dataset's, or the refined ones with position correction.
+    pub positions_px: Vec<[f64; 2]>,
 }
 
 /// Progress after each sweep; return `false` from the callback to stop early.
@@ -84,6 +96,11 @@ pub struct Epie {
     probe: Vec<Complex32>,
     /// Canvas top-left (row, col) of each position's patch.
     corners: Vec<(usize, usize)>,
+    /// Each position `[x, y]`, object pixels, as refined so far (the dataset's when not
+    /// corrected).
+    positions: Vec<[f64; 2]>,
+    /// The dataset's positions.
+    original: Vec<[f64; 2]>,
     /// Measured amplitudes, unshifted and transposed to match [`Fft2::forward_transposed`].
     measured_t: Vec<Vec<f32>>,
     origin_px: [f64; 2],
@@ -92,7 +109,8 @@ pub struct Epie {
 }
 
 impl Epie {
-    /// Sets up the canvas (object = 1) and the probe from the dataset.
+    /// Sets up the canvas (object = 1) and the probe from the dataset. With position correction
+    /// the canvas has room for every position to move by the search radius.
     pub fn new(dataset: &Dataset, config: EpieConfig) -> Self {
         let n = dataset.n();
         let half = (n / 2) as f64;
@@ -105,9 +123,10 @@ impl Epie {
         let min_c = tops.iter().map(|t| t.1).min().unwrap_or(0);
         let max_r = tops.iter().map(|t| t.0).max().unwrap_or(0);
         let max_c = tops.iter().map(|t| t.1).max().unwrap_or(0);
-        let pad = config.pad_px as i64;
-        let rows = (max_r - min_r) as usize + n + 2 * config.pad_px;
-        let cols = (max_c - min_c) as usize + n + 2 * config.pad_px;
+        let margin = config.pad_px + config.correct_positions.map_or(0, |c| c.radius(n) + 2);
+        let pad = margin as i64;
+        let rows = (max_r - min_r) as usize + n + 2 * margin;
+        let cols = (max_c - min_c) as usize + n + 2 * margin;
         let corners = tops
             .iter()
             .map(|&(r, c)| ((r - min_r + pad) as usize, (c - min_c + pad) as usize))
@@ -135,11 +154,79 @@ impl Epie {
             cols,
             probe: dataset.probe().iter().copied().collect(),
             corners,
+            positions: dataset.positions_px().to_vec(),
+            original: dataset.positions_px().to_vec(),
             measured_t,
             origin_px: [(min_c - pad) as f64, (min_r - pad) as f64],
             rng: ChaCha8Rng::seed_from_u64(config.seed),
             errors: Vec::new(),
         }
+    }
+
+    /// The canvas corner (row, col) of the patch centred at `position` (rounded, kept on the
+    /// canvas).
+    fn corner_of(&self, position: [f64; 2]) -> (usize, usize) {
+        let half = (self.n / 2) as f64;
+        let row = (position[1] - half - self.origin_px[1]).round();
+        let col = (position[0] - half - self.origin_px[0]).round();
+        (
+            row.clamp(0.0, (self.rows - self.n) as f64) as usize,
+            col.clamp(0.0, (self.cols - self.n) as f64) as usize,
+        )
+    }
+
+    /// The position `[x, y]` whose patch starts exactly at canvas `corner`.
+    fn position_of(&self, corner: (usize, usize)) -> [f64; 2] {
+        let half = (self.n / 2) as f64;
+        [
+            corner.1 as f64 + half + self.origin_px[0],
+            corner.0 as f64 + half + self.origin_px[1],
+        ]
+    }
+
+    /// Moves every position to where its pattern's Fourier error is lowest (see
+    /// [`positions::Scene::search`]), then pins the mean displacement.
+    fn coarse_search(&mut self, correction: &PositionCorrection) {
+        use rayon::prelude::*;
+        let scene = Scene {
+            fft: &self.fft,
+            n: self.n,
+            object: &self.object,
+            canvas: (self.rows, self.cols),
+            probe: &self.probe,
+        };
+        let (radius, step) = (correction.radius(self.n), correction.step(self.n));
+        let errors: Vec<f32> = self
+            .corners
+            .par_iter()
+            .zip(self.measured_t.par_iter())
+            .map(|(&corner, measured)| scene.relative_error(measured, corner))
+            .collect();
+        let mut sorted = errors.clone();
+        sorted.sort_by(f32::total_cmp);
+        let suspect =
+            sorted.get(sorted.len() / 2).copied().unwrap_or(0.0) * correction.suspect_factor;
+        let found: Vec<(usize, usize)> = self
+            .corners
+            .par_iter()
+            .zip(self.measured_t.par_iter())
+            .zip(errors.par_iter())
+            .map(|((&corner, measured), &error)| {
+                if error > suspect {
+                    scene.search(measured, corner, radius, step, correction.min_gain)
+                } else {
+                    corner
+                }
+            })
+            .collect();
+        self.positions = found.iter().map(|&c| self.position_of(c)).collect();
+        self.pin_positions();
+    }
+
+    /// Pins the mean displacement from the dataset's positions to zero and re-reads the corners.
+    fn pin_positions(&mut self) {
+        crate::positions::pin_mean(&mut self.positions, &self.original);
+        self.corners = self.positions.iter().map(|&p| self.corner_of(p)).collect();
     }
 
     /// One sweep over all positions in a fresh random order; returns its Fourier error.
@@ -157,8 +244,12 @@ impl Epie {
 
     fn sweep_here(&mut self) -> f64 {
         let n = self.n;
-        let update_probe =
-            self.config.beta != 0.0 && self.errors.len() >= self.config.probe_update_start;
+        let sweep = self.errors.len();
+        let update_probe = self.config.beta != 0.0 && sweep >= self.config.probe_update_start;
+        let correction = self.config.correct_positions.filter(|c| sweep >= c.start);
+        if let Some(c) = correction.filter(|c| c.coarse_before(sweep)) {
+            self.coarse_search(&c);
+        }
         let mut order: Vec<usize> = (0..self.corners.len()).collect();
         order.shuffle(&mut self.rng);
         let mut patch = vec![Complex32::default(); n * n];
@@ -197,6 +288,18 @@ impl Epie {
             for (w, p) in work.iter_mut().zip(&psi) {
                 *w -= p;
             }
+            if let Some(c) = correction {
+                let scene = Scene {
+                    fft: &self.fft,
+                    n,
+                    object: &self.object,
+                    canvas: (self.rows, self.cols),
+                    probe: &self.probe,
+                };
+                let [dx, dy] = gauss_newton_shift(&scene, &work, (r0, c0), c.max_step_px);
+                let at = self.position_of((r0, c0));
+                self.positions[j] = [at[0] + dx, at[1] + dy];
+            }
             let probe_max = self
                 .probe
                 .iter()
@@ -228,6 +331,9 @@ impl Epie {
                 }
             }
         }
+        if correction.is_some() {
+            self.pin_positions();
+        }
         let error = if energy > 0.0 { misfit / energy } else { 0.0 };
         self.errors.push(error);
         error
@@ -256,6 +362,11 @@ impl Epie {
             .unwrap_or_else(|_| Array2::zeros((self.rows, self.cols)))
     }
 
+    /// The positions `[x, y]` as refined so far (the dataset's without position correction).
+    pub fn positions_px(&self) -> &[[f64; 2]] {
+        &self.positions
+    }
+
     /// Object coordinates `[x, y]` of canvas pixel (0, 0).
     pub fn origin_px(&self) -> [f64; 2] {
         self.origin_px
@@ -277,6 +388,7 @@ impl Epie {
                 .unwrap_or_else(|_| Array2::zeros((n, n))),
             origin_px: self.origin_px,
             errors: self.errors,
+            positions_px: self.positions,
         }
     }
 }
