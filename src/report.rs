@@ -15,6 +15,8 @@ use crate::infer::stitch::StitchWeights;
 use crate::io::report::{LossCurve, Report, ReportImage, ReportMap, utc_timestamp};
 use crate::metrics::align::display_phase;
 use crate::metrics::evaluate::{ChannelScores, Evaluation, evaluate};
+use crate::metrics::region::COVERED_FRACTION;
+use crate::metrics::residual::{data_fit, nearest_pixel_positions, residual_map};
 use crate::metrics::trust::{TrustChecks, trust_checks};
 use crate::train::{EpochRecord, ModelBundle};
 
@@ -66,22 +68,52 @@ pub fn object_metrics(
     )
 }
 
+/// Which method made an object: the checks treat their amplitudes and patch placement as the
+/// method does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    /// The network: amplitude bounded by a sigmoid, patches stitched at fractional positions.
+    Network,
+    /// ePIE (alone or seeded): amplitude unbounded, each patch at the nearest canvas pixel.
+    Epie,
+}
+
 /// The checks that need no ground truth ([`crate::metrics::trust`]) of an object whose pixel
-/// (0, 0) sits at `origin_px`, over the pixels `dataset`'s probe lights at its positions;
-/// `bounded` for the network's amplitude (a sigmoid).
+/// (0, 0) sits at `origin_px`, over the pixels `dataset`'s probe lights at its positions (the
+/// positions the object was made at), and with `probe` its data fit per scan position
+/// ([`crate::metrics::residual`]).
 pub fn object_checks(
     object: &Array2<Complex32>,
     origin_px: [f64; 2],
+    probe: Option<&Array2<Complex32>>,
     dataset: &Dataset,
-    bounded: bool,
+    method: Method,
 ) -> Option<TrustChecks> {
-    trust_checks(
+    let weights = StitchWeights::Illumination.patch_weights(dataset.probe());
+    let mut checks = trust_checks(
         object,
         origin_px,
         dataset.positions_px(),
-        &StitchWeights::Illumination.patch_weights(dataset.probe()),
-        bounded,
-    )
+        &weights,
+        method == Method::Network,
+    )?;
+    checks.data_fit = probe.and_then(|probe| {
+        let positions = match method {
+            Method::Network => dataset.positions_px().to_vec(),
+            Method::Epie => nearest_pixel_positions(dataset.positions_px(), origin_px, dataset.n()),
+        };
+        let mut fit = data_fit(object, origin_px, &positions, probe, dataset.diffraction())?;
+        fit.map = Some(residual_map(
+            &fit.position_deviance,
+            &positions,
+            &weights,
+            origin_px,
+            object.dim(),
+            COVERED_FRACTION,
+        ));
+        Some(fit)
+    });
+    Some(checks)
 }
 
 /// The report's lines for `checks`.
@@ -100,6 +132,16 @@ pub fn checks_lines(checks: &TrustChecks) -> Vec<String> {
                 100.0 * s
             ))
     )];
+    if let Some(fit) = &checks.data_fit {
+        lines.push(format!(
+            "data fit: Poisson deviance {:.3} per detector pixel (median position {:.3}; about 1 \
+             where counts are large and the model explains them to their noise), Fourier error \
+             {:.3e}",
+            fit.poisson_deviance_per_pixel,
+            fit.median_position_deviance(),
+            fit.fourier_error
+        ));
+    }
     if checks.warnings.is_empty() {
         lines.push("no warnings".into());
     }
@@ -174,6 +216,25 @@ pub fn report_time() -> SystemTime {
         })
 }
 
+/// The probe's amplitude and its phase (grey where the amplitude is negligible).
+fn probe_images(probe: &Array2<Complex32>) -> [ReportImage; 2] {
+    [
+        ReportImage {
+            title: "probe: amplitude".into(),
+            values: probe.mapv(Complex32::norm),
+            map: ReportMap::Amplitude,
+        },
+        ReportImage {
+            title: format!(
+                "probe: phase (grey: |P| under {:.0} % of its peak)",
+                100.0 * PROBE_PHASE_FLOOR
+            ),
+            values: masked_probe_phase(probe),
+            map: ReportMap::Phase,
+        },
+    ]
+}
+
 /// The page.
 pub fn compose(inputs: &ReportInputs<'_>) -> Report {
     let mut report = Report {
@@ -214,20 +275,21 @@ pub fn compose(inputs: &ReportInputs<'_>) -> Report {
             map: phase_map,
         });
     }
-    if let Some(probe) = inputs.probe {
+    if let Some(map) = inputs
+        .checks
+        .and_then(|c| c.data_fit.as_ref())
+        .and_then(|f| f.map.as_ref())
+    {
         report.images.push(ReportImage {
-            title: "probe: amplitude".into(),
-            values: probe.mapv(Complex32::norm),
+            title: "data fit: Poisson deviance per detector pixel, per scan position \
+                    (grey: not lit)"
+                .into(),
+            values: map.clone(),
             map: ReportMap::Amplitude,
         });
-        report.images.push(ReportImage {
-            title: format!(
-                "probe: phase (grey: |P| under {:.0} % of its peak)",
-                100.0 * PROBE_PHASE_FLOOR
-            ),
-            values: masked_probe_phase(probe),
-            map: ReportMap::Phase,
-        });
+    }
+    if let Some(probe) = inputs.probe {
+        report.images.extend(probe_images(probe));
     }
     if !inputs.dataset_summary.is_empty() {
         report

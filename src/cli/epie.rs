@@ -123,6 +123,12 @@ pub fn run(args: &EpieArgs) -> anyhow::Result<()> {
         &dataset,
         &args.output_dir.join("epie_metrics.json"),
     )?;
+    super::reconstruct::write_checks(
+        &recon,
+        &dataset,
+        &args.output_dir.join("epie_checks.json"),
+        crate::report::Method::Epie,
+    )?;
     tracing::info!(
         "wrote {} and {}",
         files.amplitude_png.display(),

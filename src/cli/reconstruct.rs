@@ -14,7 +14,7 @@ use crate::epie::EpieConfig;
 use crate::epie::positions::PositionCorrection;
 use crate::epie::seed::run_seeded;
 use crate::infer::{InferOptions, reconstruct};
-use crate::report::object_checks;
+use crate::report::{Method, object_checks};
 use crate::train::ModelBundle;
 
 /// Inference settings.
@@ -114,7 +114,7 @@ pub fn write_reconstruction(
         &recon,
         dataset,
         &dir.join("reconstructed_checks.json"),
-        true,
+        Method::Network,
     )?;
     if args.refine_epie > 0 {
         refine_with_epie(&recon, dataset, dir, args)?;
@@ -176,21 +176,52 @@ fn refine_with_epie(
         &refined,
         dataset,
         &dir.join("refined_epie_checks.json"),
-        false,
+        Method::Epie,
     )
 }
 
 /// The checks without a ground truth ([`crate::metrics::trust`]) of `recon` as JSON at `path`;
-/// each warning is logged too. `bounded`: the amplitude is the network's sigmoid.
-fn write_checks(
+/// each warning is logged too; the data fit at the positions `recon` was made at, its map as
+/// `<prefix>_residual.png` beside the JSON.
+pub(super) fn write_checks(
     recon: &Reconstruction,
     dataset: &Dataset,
     path: &Path,
-    bounded: bool,
+    method: Method,
 ) -> anyhow::Result<()> {
-    let Some(checks) = object_checks(&recon.object, recon.origin_px, dataset, bounded) else {
+    let scan = match &recon.refined_positions_px {
+        Some(p) => dataset.with_positions(p.clone())?,
+        None => dataset.clone(),
+    };
+    let Some(checks) = object_checks(
+        &recon.object,
+        recon.origin_px,
+        Some(&recon.probe),
+        &scan,
+        method,
+    ) else {
         return Ok(());
     };
+    if let Some(fit) = &checks.data_fit {
+        if let Some(map) = &fit.map {
+            let png = path.with_file_name(format!(
+                "{}_residual.png",
+                path.file_stem()
+                    .and_then(|s| s.to_str())
+                    .and_then(|s| s.strip_suffix("_checks"))
+                    .unwrap_or("reconstructed")
+            ));
+            crate::io::png::write_amplitude_png(&png, map)
+                .with_context(|| format!("cannot write {}", png.display()))?;
+        }
+        tracing::info!(
+            "data fit: Poisson deviance {:.3} per detector pixel (median position {:.3}), \
+             Fourier error {:.3e}",
+            fit.poisson_deviance_per_pixel,
+            fit.median_position_deviance(),
+            fit.fourier_error
+        );
+    }
     for warning in &checks.warnings {
         tracing::warn!("{warning}");
     }

@@ -13,7 +13,7 @@ use crate::device::{DeviceChoice, build_device};
 use crate::epie::{EpieConfig, run_epie};
 use crate::io::report::write_report;
 use crate::report::{
-    NETWORK_LABEL, ReportInputs, ShownModel, ShownObject, TRUE_OBJECT_LABEL, compose,
+    Method, NETWORK_LABEL, ReportInputs, ShownModel, ShownObject, TRUE_OBJECT_LABEL, compose,
     object_checks, object_metrics, reconstruct_like_the_window, report_time,
 };
 use crate::train::ModelBundle;
@@ -54,6 +54,40 @@ pub struct ReportArgs {
     pub load: LoadArgs,
     #[command(flatten)]
     pub common: CommonArgs,
+}
+
+/// What the object was made with: the probe (the model's, trained when it was, or the file's
+/// `probeGuess`), the method, and the scan at the positions it was stitched at. The data fit
+/// needs all three.
+fn made_with(
+    args: &ReportArgs,
+    bundle: Option<&ModelBundle>,
+    dataset: &crate::data::Dataset,
+    label: &str,
+) -> (
+    Option<ndarray::Array2<num_complex::Complex32>>,
+    Method,
+    crate::data::Dataset,
+) {
+    let probe = match bundle {
+        Some(bundle) => Some(bundle.probe.clone()),
+        None => args
+            .reconstruction
+            .as_deref()
+            .and_then(|file| crate::io::NpzReader::open(file).ok())
+            .and_then(|mut npz| npz.read("probeGuess").ok())
+            .and_then(|p| p.to_c32())
+            .and_then(|p| p.into_dimensionality::<ndarray::Ix2>().ok()),
+    };
+    let method = if label == NETWORK_LABEL {
+        Method::Network
+    } else {
+        Method::Epie
+    };
+    let scan = bundle
+        .and_then(|b| b.at_refined_positions(dataset))
+        .unwrap_or_else(|| dataset.clone());
+    (probe, method, scan)
 }
 
 /// Composes and writes the page.
@@ -103,7 +137,8 @@ pub fn run(args: &ReportArgs) -> anyhow::Result<()> {
             run_epie(dataset, config, |_| true),
         )
     });
-    let checks = object_checks(&object, origin_px, dataset, label == NETWORK_LABEL);
+    let (probe, method, scan) = made_with(args, bundle.as_ref(), dataset, &label);
+    let checks = object_checks(&object, origin_px, probe.as_ref(), &scan, method);
     for warning in checks.iter().flat_map(|c| &c.warnings) {
         tracing::warn!("{warning}");
     }
@@ -130,7 +165,7 @@ pub fn run(args: &ReportArgs) -> anyhow::Result<()> {
                     object,
                 })
             }),
-        probe: Some(dataset.probe()),
+        probe: Some(probe.as_ref().unwrap_or(dataset.probe())),
         dataset_summary: &summary,
         model: bundle.as_ref().map(|bundle| ShownModel {
             bundle,

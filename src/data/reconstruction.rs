@@ -8,6 +8,7 @@ use num_complex::Complex32;
 use crate::io::png::{PngError, write_amplitude_phase};
 use crate::io::product::Product;
 use crate::io::{NpzError, NpzWriter};
+use crate::metrics::region::{COVERED_FRACTION, illumination};
 
 use super::{Dataset, PhysicalInfo};
 
@@ -66,7 +67,20 @@ impl Reconstruction {
     /// `origin_x_px`, `origin_y_px` (0-d: object coordinates of pixel (0, 0)), `costs`, and with
     /// refined positions `refined_xcoords`, `refined_ycoords` (object pixels, the scan's order).
     pub fn write_npz(&self, path: &Path) -> Result<(), NpzError> {
+        self.write_npz_with(path, None)
+    }
+
+    /// [`Reconstruction::write_npz`], with the `illumination` map (float32, the canvas's shape:
+    /// the probe intensity summed over the positions, 1 = one probe's peak) when given.
+    fn write_npz_with(
+        &self,
+        path: &Path,
+        illumination: Option<&ndarray::Array2<f32>>,
+    ) -> Result<(), NpzError> {
         let mut w = NpzWriter::create(path)?;
+        if let Some(map) = illumination {
+            w.add("illumination", map)?;
+        }
         w.add("objectGuess", &self.object)?;
         w.add("probeGuess", &self.probe)?;
         w.add_scalar("origin_x_px", self.origin_px[0])?;
@@ -148,8 +162,25 @@ impl Reconstruction {
         mean_rotated_phase(&self.object)
     }
 
-    /// Writes the NPZ, the product NPZ and the amplitude and phase PNGs into `dir` as
-    /// `<prefix>_…`.
+    /// The illumination of the canvas ([`crate::metrics::region::illumination`]): this
+    /// reconstruction's probe intensity summed over the positions it was made at (the refined
+    /// ones when there are), 1 = one probe's peak.
+    pub fn illumination(&self, dataset: &Dataset) -> ndarray::Array2<f32> {
+        let positions = self
+            .refined_positions_px
+            .as_deref()
+            .filter(|p| p.len() == dataset.len())
+            .unwrap_or(dataset.positions_px());
+        let weights = self.probe.mapv(|p| p.norm_sqr());
+        let top_left = [
+            self.origin_px[0].round() as i64,
+            self.origin_px[1].round() as i64,
+        ];
+        illumination(positions, &weights, top_left, self.object.dim())
+    }
+
+    /// Writes the NPZ (with the illumination map), the product NPZ and the amplitude and phase
+    /// PNGs (unlit pixels grey) into `dir` as `<prefix>_…`.
     pub fn write_all(
         &self,
         dataset: &Dataset,
@@ -162,15 +193,24 @@ impl Reconstruction {
             amplitude_png: dir.join(format!("{prefix}_amplitude.png")),
             phase_png: dir.join(format!("{prefix}_phase.png")),
         };
-        self.write_npz(&files.npz)?;
+        let lit = self.illumination(dataset);
+        self.write_npz_with(&files.npz, Some(&lit))?;
         self.to_product(dataset, prefix).write(&files.product)?;
-        let amplitude = self.object.mapv(Complex32::norm);
-        write_amplitude_phase(
-            &files.amplitude_png,
-            &files.phase_png,
-            &amplitude,
-            &self.display_phase(),
-        )?;
+        // The pictures show what was reconstructed: pixels lit under COVERED_FRACTION of a
+        // probe's peak are grey, and the phase is rotated by the mean over the lit pixels.
+        let dark = lit.mapv(|v| v < COVERED_FRACTION || v.is_nan());
+        let masked = ndarray::Zip::from(&self.object)
+            .and(&dark)
+            .map_collect(|&o, &d| if d { Complex32::default() } else { o });
+        let mut amplitude = self.object.mapv(Complex32::norm);
+        let mut phase = mean_rotated_phase(&masked);
+        for ((a, p), &d) in amplitude.iter_mut().zip(phase.iter_mut()).zip(&dark) {
+            if d {
+                *a = f32::NAN;
+                *p = f32::NAN;
+            }
+        }
+        write_amplitude_phase(&files.amplitude_png, &files.phase_png, &amplitude, &phase)?;
         Ok(files)
     }
 }

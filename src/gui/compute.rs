@@ -109,6 +109,7 @@ pub(super) fn start_reconstruction(session: &mut Session, env: &mut Env<'_>) {
         .at_refined_positions(&view.dataset)
         .map_or_else(|| view.dataset.clone(), std::sync::Arc::new);
     let network = model.bundle.network.valid();
+    let probe = model.bundle.probe.clone();
     let device = model.device.clone();
     let options = crate::report::reconstruction_options(&model.bundle);
     // A snapshot costs a pass over the canvas here and a recolouring in the window: at most
@@ -129,8 +130,13 @@ pub(super) fn start_reconstruction(session: &mut Session, env: &mut Env<'_>) {
         // §7 metrics against the true object, here on the worker (registration and FRC are
         // FFTs over the whole object: too slow for a frame); none for a stopped, partial object.
         let metrics = crate::report::reconstruction_metrics(&stitched, &dataset);
-        let checks =
-            crate::report::object_checks(&stitched.object, stitched.origin_px, &dataset, true);
+        let checks = crate::report::object_checks(
+            &stitched.object,
+            stitched.origin_px,
+            Some(&probe),
+            &dataset,
+            crate::report::Method::Network,
+        );
         Ok((stitched, metrics, checks))
     });
     session.metrics = None;

@@ -27,13 +27,20 @@ pub fn start_export(session: &mut Session, env: &mut Env<'_>, dir: PathBuf) {
         return;
     };
     let report = build_report(session, env);
+    // The probe and positions the object was made with: the model's (trained, refined) when
+    // one is loaded.
+    let model = session.model.as_ref().map(|m| &m.bundle);
+    let probe = model.map_or_else(|| view.dataset.probe().clone(), |b| b.probe.clone());
+    let refined_positions_px = model
+        .and_then(|b| b.at_refined_positions(&view.dataset))
+        .map(|d| d.positions_px().to_vec());
     let reconstruction = session
         .reconstruction
         .value
         .as_ref()
         .map(|r| Reconstruction {
             object: r.object.clone(),
-            probe: view.dataset.probe().clone(),
+            probe,
             origin_px: r.origin_px,
             costs: session
                 .training
@@ -42,7 +49,7 @@ pub fn start_export(session: &mut Session, env: &mut Env<'_>, dir: PathBuf) {
                 .map(|h| h.train_loss)
                 .collect(),
             method: "PtychoPINN".into(),
-            refined_positions_px: None,
+            refined_positions_px,
         });
     let dataset = view.dataset.clone();
     session.exporting = Some(Job::spawn("export", env.ctx, move || {
@@ -80,7 +87,11 @@ pub fn build_report(session: &Session, env: &Env<'_>) -> Report {
     compose(&ReportInputs {
         reconstruction: session.reconstruction.value.as_ref().map(shown),
         comparison: session.comparison.value.as_ref().map(shown),
-        probe: view.map(|v| v.dataset.probe()),
+        probe: session
+            .model
+            .as_ref()
+            .map(|m| &m.bundle.probe)
+            .or_else(|| view.map(|v| v.dataset.probe())),
         dataset_summary: view.map_or(&[], |v| v.summary.as_slice()),
         model: session.model.as_ref().map(|m| ShownModel {
             bundle: &m.bundle,

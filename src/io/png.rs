@@ -311,7 +311,8 @@ pub fn write_phase_png(path: &Path, phase: &ArrayRef2<f32>) -> Result<(), PngErr
     save(&render_phase(phase)?, path)
 }
 
-/// Writes the amplitude and phase PNGs of one object.
+/// Writes the amplitude and phase PNGs of one object; the phase on the range fitted to it
+/// ([`render_phase_fitted`]: a weak object's ±0.5 rad would show faintly on ±π).
 pub fn write_amplitude_phase(
     amplitude_path: &Path,
     phase_path: &Path,
@@ -319,7 +320,7 @@ pub fn write_amplitude_phase(
     phase: &ArrayRef2<f32>,
 ) -> Result<(), PngError> {
     write_amplitude_png(amplitude_path, amplitude)?;
-    write_phase_png(phase_path, phase)
+    save(&render_phase_fitted(phase)?, phase_path)
 }
 
 #[cfg(test)]

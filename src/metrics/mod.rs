@@ -7,6 +7,7 @@ pub mod evaluate;
 pub mod frc;
 pub mod region;
 pub mod register;
+pub mod residual;
 pub mod ssim;
 pub mod stats;
 pub mod trust;

@@ -9,16 +9,17 @@ use ndarray::Array2;
 /// largest weight: 10 % of one probe's peak intensity, or a tenth of one crop.
 pub const COVERED_FRACTION: f32 = 0.1;
 
-/// The illuminated pixels of the region of `shape` whose pixel (0, 0) sits at object
-/// coordinates `top_left_px` = [x, y], for patches weighted by `patch_weights` (`[n, n]`, patch
-/// pixel (i, j) at object (y − n/2 + i, x − n/2 + j)) at `positions_px` ([x, y]). Patches are
+/// The illumination of the region of `shape` whose pixel (0, 0) sits at object coordinates
+/// `top_left_px` = [x, y], for patches weighted by `patch_weights` (`[n, n]`, patch pixel (i, j)
+/// at object (y − n/2 + i, x − n/2 + j)) at `positions_px` ([x, y]): the summed weight over
+/// every position, in units of one patch's largest weight (1 = one probe's peak). Patches are
 /// placed at the nearest whole pixel.
-pub fn illuminated(
+pub fn illumination(
     positions_px: &[[f64; 2]],
     patch_weights: &Array2<f32>,
     top_left_px: [i64; 2],
     shape: (usize, usize),
-) -> Array2<bool> {
+) -> Array2<f32> {
     let (n, m) = patch_weights.dim();
     let (h, w) = shape;
     let mut sum = Array2::<f32>::zeros(shape);
@@ -33,8 +34,20 @@ pub fn illuminated(
         }
     }
     let peak = patch_weights.iter().copied().fold(0.0f32, f32::max);
-    let threshold = COVERED_FRACTION * peak;
-    sum.mapv(|v| v > 0.0 && v >= threshold)
+    if peak > 0.0 {
+        sum.mapv_inplace(|v| v / peak);
+    }
+    sum
+}
+
+/// The illuminated pixels: where [`illumination`] reaches [`COVERED_FRACTION`].
+pub fn illuminated(
+    positions_px: &[[f64; 2]],
+    patch_weights: &Array2<f32>,
+    top_left_px: [i64; 2],
+    shape: (usize, usize),
+) -> Array2<bool> {
+    illumination(positions_px, patch_weights, top_left_px, shape).mapv(|v| v >= COVERED_FRACTION)
 }
 
 #[cfg(test)]

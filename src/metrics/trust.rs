@@ -11,6 +11,7 @@ use num_complex::Complex32;
 
 use super::align::flattened_phase_over;
 use super::region::illuminated;
+use super::residual::DataFit;
 
 /// Below this standard deviation of the phase (radians, ramp removed, illuminated pixels) the
 /// phase is called flat. The weakest object we test, the simulated lines, carries 0.073 rad RMS
@@ -38,6 +39,10 @@ pub struct TrustChecks {
     pub amplitude_at_bound: Option<f64>,
     /// Plain-language warnings (empty when nothing is wrong).
     pub warnings: Vec<String>,
+    /// How well the object and its probe explain the measured patterns, per scan position
+    /// ([`super::residual`]); `None` when no probe was given.
+    #[serde(default)]
+    pub data_fit: Option<DataFit>,
 }
 
 /// Runs the checks on `object` (pixel (0, 0) at `origin_px` = [x, y]) over the pixels that
@@ -102,6 +107,7 @@ pub fn trust_checks(
         amplitude_relative_std,
         amplitude_at_bound,
         warnings,
+        data_fit: None,
     })
 }
 

@@ -12,7 +12,7 @@ use crate::infer::{InferOptions, reconstruct};
 use crate::metrics::trust::TrustChecks;
 use crate::metrics::{Evaluation, evaluate};
 use crate::positions::{PositionErrorStats, error_stats, mean_difference};
-use crate::report::object_checks;
+use crate::report::{Method, object_checks};
 use crate::train::ModelBundle;
 
 /// The figures of one evaluation of the test reconstruction.
@@ -182,7 +182,13 @@ pub(super) fn figures(
                 Some(p) => data.test.with_positions(p.clone())?,
                 None => data.test.clone(),
             };
-            object_checks(&recon.object, recon.origin_px, &scan, true)
+            object_checks(
+                &recon.object,
+                recon.origin_px,
+                Some(&recon.probe),
+                &scan,
+                Method::Network,
+            )
         },
     };
     for warning in figures.checks.iter().flat_map(|c| &c.warnings) {

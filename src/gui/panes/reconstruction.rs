@@ -135,11 +135,54 @@ impl ObjectPair {
     }
 }
 
+impl ReconstructionPane {
+    /// The data-fit map under the checks: where on the sample the model does not explain the
+    /// measured patterns (grey: not lit).
+    fn residual_ui(
+        &mut self,
+        ui: &mut egui::Ui,
+        checks: &crate::metrics::trust::TrustChecks,
+        version: u64,
+        (width, height): (f32, f32),
+        pixel_size_m: Option<f64>,
+    ) {
+        let Some((fit, map)) = checks
+            .data_fit
+            .as_ref()
+            .and_then(|f| f.map.as_ref().map(|m| (f, m)))
+        else {
+            self.residual.clear();
+            return;
+        };
+        let mut range = self.residual_range;
+        let key = (version, fit.poisson_deviance_per_pixel.to_bits());
+        self.residual.update(ui.ctx(), key, || {
+            range = finite_range(map);
+            real_image(map, ColorMap::Viridis, range)
+        });
+        self.residual_range = range;
+        let (h, w) = map.dim();
+        let aspect = w.max(1) as f32 / h.max(1) as f32;
+        let image_h = height.clamp(80.0, 400.0);
+        let size = vec2((image_h * aspect + 74.0).min(width / 2.0), image_h);
+        let bar = ColorBar {
+            kind: BarKind::Linear(ColorMap::Viridis),
+            range,
+            title: "deviance / px".into(),
+        };
+        ui.label("Poisson deviance per detector pixel, per scan position, over the object:");
+        self.residual.show(ui, size, Some(&bar), pixel_size_m);
+    }
+}
+
 /// The reconstruction pane's own view state.
 #[derive(Debug)]
 pub struct ReconstructionPane {
     network: ObjectPair,
     comparison: ObjectPair,
+    /// The data-fit map: Poisson deviance per scan position over the object.
+    residual: ImageView,
+    residual_range: (f32, f32),
 }
 
 impl Default for ReconstructionPane {
@@ -147,6 +190,8 @@ impl Default for ReconstructionPane {
         Self {
             network: ObjectPair::new("reconstruction"),
             comparison: ObjectPair::new("comparison"),
+            residual: ImageView::new("data fit"),
+            residual_range: (0.0, 1.0),
         }
     }
 }
@@ -333,6 +378,7 @@ impl ReconstructionPane {
                         ui.label(line);
                     }
                 }
+                self.residual_ui(ui, checks, s.reconstruction.version, (width, row_h), pixel);
             }
             if let Some(m) = &s.metrics {
                 ui.add_space(6.0);

@@ -54,7 +54,8 @@ pub fn real_image(values: &ArrayRef2<f32>, map: ColorMap, range: (f32, f32)) -> 
             if v.is_finite() {
                 lookup(table, (v - range.0) / span)
             } else {
-                Color32::BLACK
+                // Not a value (not lit, masked): grey, as in the PNGs.
+                Color32::from_gray(190)
             }
         })
         .collect();
