@@ -118,34 +118,65 @@ pub fn object_checks(
 
 /// The report's lines for `checks`.
 pub fn checks_lines(checks: &TrustChecks) -> Vec<String> {
-    let mut lines = vec![format!(
-        "over {} lit pixels: phase {:.3} rad RMS (ramp removed; flat below {} rad), amplitude \
-         spread {:.1} % of its mean{}",
-        checks.lit_pixels,
-        checks.phase_std_rad,
-        crate::metrics::trust::FLAT_PHASE_STD_RAD,
-        100.0 * checks.amplitude_relative_std,
-        checks
-            .amplitude_at_bound
-            .map_or_else(String::new, |s| format!(
-                ", {:.1} % at the network's bound",
-                100.0 * s
-            ))
-    )];
+    let mut lines = vec![
+        format!(
+            "over {} lit pixels: phase {:.3} rad RMS (ramp removed; flat below {} rad)",
+            checks.lit_pixels,
+            checks.phase_std_rad,
+            crate::metrics::trust::FLAT_PHASE_STD_RAD,
+        ),
+        format!(
+            "amplitude spread {:.1} % of its mean{}",
+            100.0 * checks.amplitude_relative_std,
+            checks
+                .amplitude_at_bound
+                .map_or_else(String::new, |s| format!(
+                    ", {:.1} % at the network's bound",
+                    100.0 * s
+                ))
+        ),
+    ];
     if let Some(fit) = &checks.data_fit {
         lines.push(format!(
-            "data fit: Poisson deviance {:.3} per detector pixel (median position {:.3}; about 1 \
-             where counts are large and the model explains them to their noise), Fourier error \
-             {:.3e}",
+            "data fit: Poisson deviance {:.3} per detector pixel (median position {:.3}),",
             fit.poisson_deviance_per_pixel,
             fit.median_position_deviance(),
+        ));
+        lines.push(format!(
+            "  Fourier error {:.3e}; about 1 where counts are large and explained to their noise",
             fit.fourier_error
         ));
     }
     if checks.warnings.is_empty() {
         lines.push("no warnings".into());
     }
-    lines.extend(checks.warnings.iter().map(|w| format!("warning: {w}")));
+    for warning in &checks.warnings {
+        lines.extend(wrapped(&format!("warning: {warning}"), LINE_CHARS));
+    }
+    lines
+}
+
+/// The longest line of the report's text sections, characters.
+const LINE_CHARS: usize = 88;
+
+/// `text` broken at spaces into lines of at most `width` characters (a longer word stays whole);
+/// continuation lines are indented by two spaces.
+fn wrapped(text: &str, width: usize) -> Vec<String> {
+    let mut lines: Vec<String> = Vec::new();
+    let mut line = String::new();
+    for word in text.split_whitespace() {
+        if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > width {
+            lines.push(std::mem::take(&mut line));
+            line.push_str("  ");
+        }
+        if !line.is_empty() && !line.ends_with("  ") {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    if !line.trim().is_empty() {
+        lines.push(line);
+    }
     lines
 }
 
@@ -216,6 +247,17 @@ pub fn report_time() -> SystemTime {
         })
 }
 
+/// The data-fit map of `checks`, when it has one.
+fn residual_image(checks: &TrustChecks) -> Option<ReportImage> {
+    let map = checks.data_fit.as_ref()?.map.as_ref()?;
+    Some(ReportImage {
+        title: "data fit: Poisson deviance per detector pixel, per scan position (grey: not lit)"
+            .into(),
+        values: map.clone(),
+        map: ReportMap::Amplitude,
+    })
+}
+
 /// The probe's amplitude and its phase (grey where the amplitude is negligible).
 fn probe_images(probe: &Array2<Complex32>) -> [ReportImage; 2] {
     [
@@ -257,14 +299,26 @@ pub fn compose(inputs: &ReportInputs<'_>) -> Report {
         (ReportMap::PhaseFitted, ", scale fitted")
     };
     if let Some(recon) = inputs.reconstruction {
+        // Pixels no probe lit (under 10 % of a peak) are grey: nothing reconstructed them.
+        let lit = inputs
+            .checks
+            .and_then(|c| c.lit.as_ref())
+            .filter(|lit| lit.dim() == recon.object.dim());
+        let unlit = if lit.is_some() { ", grey: not lit" } else { "" };
+        let mask = |values: Array2<f32>| match lit {
+            Some(lit) => ndarray::Zip::from(&values)
+                .and(lit)
+                .map_collect(|&v, &l| if l { v } else { f32::NAN }),
+            None => values,
+        };
         report.images.push(ReportImage {
-            title: format!("{}: amplitude", recon.label),
-            values: recon.object.mapv(Complex32::norm),
+            title: format!("{}: amplitude{unlit}", recon.label),
+            values: mask(recon.object.mapv(Complex32::norm)),
             map: ReportMap::Amplitude,
         });
         report.images.push(ReportImage {
-            title: format!("{}: phase (mean removed{ramp}{scale})", recon.label),
-            values: display_phase(recon.object, inputs.remove_phase_ramp),
+            title: format!("{}: phase (mean removed{ramp}{scale}{unlit})", recon.label),
+            values: mask(display_phase(recon.object, inputs.remove_phase_ramp)),
             map: phase_map,
         });
     }
@@ -275,19 +329,7 @@ pub fn compose(inputs: &ReportInputs<'_>) -> Report {
             map: phase_map,
         });
     }
-    if let Some(map) = inputs
-        .checks
-        .and_then(|c| c.data_fit.as_ref())
-        .and_then(|f| f.map.as_ref())
-    {
-        report.images.push(ReportImage {
-            title: "data fit: Poisson deviance per detector pixel, per scan position \
-                    (grey: not lit)"
-                .into(),
-            values: map.clone(),
-            map: ReportMap::Amplitude,
-        });
-    }
+    report.images.extend(inputs.checks.and_then(residual_image));
     if let Some(probe) = inputs.probe {
         report.images.extend(probe_images(probe));
     }

@@ -72,7 +72,8 @@ pub(super) fn read_recon(path: &Path) -> anyhow::Result<(ndarray::Array2<Complex
 }
 
 /// Logs the figures, one line per channel.
-pub fn log_evaluation(e: &Evaluation) {
+/// With the scan's pixel size, the FRC crossings also as half-period resolutions in nm.
+pub fn log_evaluation(e: &Evaluation, pixel_size_m: Option<f64>) {
     let show = |v: Option<f64>| v.map_or_else(|| "-".to_owned(), |v| format!("{v:.4}"));
     for (name, c) in [("amplitude", &e.amplitude), ("phase", &e.phase)] {
         tracing::info!(
@@ -85,6 +86,18 @@ pub fn log_evaluation(e: &Evaluation) {
             show(c.frc_half_bit),
             show(c.frc50)
         );
+        if let Some(fraction) = c.frc_half_bit.filter(|&f| f > 0.0) {
+            // At Nyquist (fraction 1) the half period is one pixel.
+            let half_period_px = 1.0 / fraction;
+            let nm = pixel_size_m.map_or_else(String::new, |p| {
+                format!(" = {:.1} nm", half_period_px * p * 1e9)
+            });
+            tracing::info!(
+                "{name:>9}: FRC ½-bit half-period resolution {half_period_px:.2} px{nm} (rings \
+                 below {} skipped: background)",
+                crate::metrics::frc::FIRST_RING
+            );
+        }
     }
     let registration = if e.registered {
         format!(
@@ -121,7 +134,7 @@ pub fn evaluate_against_truth(
         true,
         Some(&StitchWeights::Illumination.patch_weights(dataset.probe())),
     ) {
-        log_evaluation(&e);
+        log_evaluation(&e, dataset.physical.pixel_size_m);
         crate::io::atomic::write_atomic(path, serde_json::to_string_pretty(&e)?.as_bytes())
             .with_context(|| format!("cannot write {}", path.display()))?;
     }
@@ -158,6 +171,7 @@ pub fn evaluate_against_reference(
 pub fn run(args: &EvaluateArgs) -> anyhow::Result<()> {
     let (object, origin) = read_recon(&args.recon)?;
     let region = |probe| StitchWeights::from_crop(args.crop).patch_weights(probe);
+    let pixel_size_m;
     let e = match &args.scan {
         None => {
             let loaded = match load(&args.truth, &args.load.options()) {
@@ -178,6 +192,7 @@ pub fn run(args: &EvaluateArgs) -> anyhow::Result<()> {
                     args.truth.display()
                 );
             };
+            pixel_size_m = loaded.dataset.physical.pixel_size_m;
             evaluate(
                 &object,
                 origin,
@@ -191,6 +206,7 @@ pub fn run(args: &EvaluateArgs) -> anyhow::Result<()> {
             let (reference, reference_origin) = read_recon(&args.truth)?;
             let loaded = load(scan, &args.load.options())
                 .with_context(|| format!("cannot load {}", scan.display()))?;
+            pixel_size_m = loaded.dataset.physical.pixel_size_m;
             evaluate_against_reference(
                 (&object, origin),
                 (&reference, reference_origin),
@@ -206,7 +222,7 @@ pub fn run(args: &EvaluateArgs) -> anyhow::Result<()> {
     if args.json {
         println!("{}", serde_json::to_string_pretty(&e)?);
     } else {
-        log_evaluation(&e);
+        log_evaluation(&e, pixel_size_m);
     }
     Ok(())
 }

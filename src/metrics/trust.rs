@@ -43,6 +43,10 @@ pub struct TrustChecks {
     /// ([`super::residual`]); `None` when no probe was given.
     #[serde(default)]
     pub data_fit: Option<DataFit>,
+    /// The lit pixels of the object's canvas the checks looked at (not written to JSON: the
+    /// reconstruction NPZ holds the illumination).
+    #[serde(skip)]
+    pub lit: Option<Array2<bool>>,
 }
 
 /// Runs the checks on `object` (pixel (0, 0) at `origin_px` = [x, y]) over the pixels that
@@ -108,6 +112,7 @@ pub fn trust_checks(
         amplitude_at_bound,
         warnings,
         data_fit: None,
+        lit: Some(lit),
     })
 }
 

@@ -371,8 +371,11 @@ impl ReconstructionPane {
             if let Some(checks) = &s.checks {
                 ui.add_space(6.0);
                 ui.label(RichText::new("How far to trust it (no ground truth needed)").strong());
+                // A warning's wrapped lines (indented) keep its colour.
+                let mut warning = false;
                 for line in crate::report::checks_lines(checks) {
-                    if line.starts_with("warning") {
+                    warning = line.starts_with("warning") || (warning && line.starts_with("  "));
+                    if warning {
                         ui.colored_label(ui.visuals().warn_fg_color, line);
                     } else {
                         ui.label(line);
