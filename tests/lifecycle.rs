@@ -112,6 +112,7 @@ fn check_events(events: &[TrainEvent]) {
                 epoch,
                 amplitude,
                 phase,
+                ..
             } => Some((*epoch, amplitude, phase)),
             _ => None,
         })
@@ -461,4 +462,49 @@ fn a_scan_too_small_for_overlap_groups_gets_advice_and_trains_on_single_patterns
     };
     let outcome = train(&data, None, &single, &cpu, &TrainControl::default(), None).unwrap();
     assert_eq!(outcome.bundle.history.len(), 1);
+}
+
+/// The window's first picture does not wait for the first epoch: with
+/// `first_epoch_preview_secs`, previews come during the run's first epoch (marked with their
+/// step), never in later epochs, and every step's loss is sent as it happens.
+#[test]
+fn first_epoch_previews_and_batch_losses_come_before_the_epoch_ends() {
+    let data = scan(48, 22);
+    let (events, receiver) = EventSender::channel(4096);
+    let control = TrainControl {
+        events,
+        preview_groups: 8,
+        first_epoch_preview_secs: 1e-9,
+        ..TrainControl::default()
+    };
+    let outcome = train(&data, None, &tiny(2, 48), &Device::flex(), &control, None).unwrap();
+    drop(control);
+    assert_eq!(outcome.reason, StopReason::Completed);
+    let events: Vec<TrainEvent> = receiver.try_iter().collect();
+    let mut first_preview_at = None;
+    let mut batches_before = 0;
+    let mut previews = Vec::new();
+    for e in &events {
+        match e {
+            TrainEvent::Batch { loss, .. } => {
+                assert!(loss.is_finite() && *loss > 0.0);
+                if first_preview_at.is_none() {
+                    batches_before += 1;
+                }
+            }
+            TrainEvent::Preview { epoch, batch, .. } => {
+                first_preview_at.get_or_insert(batches_before);
+                previews.push((*epoch, *batch));
+            }
+            _ => {}
+        }
+    }
+    println!("previews {previews:?}, first after {batches_before} steps");
+    assert_eq!(first_preview_at, Some(1), "the first preview follows the first step");
+    assert!(!previews.is_empty());
+    for (epoch, batch) in &previews {
+        let (b, n) = batch.expect("mid-epoch previews carry their step");
+        assert_eq!(*epoch, 1);
+        assert!(b < n);
+    }
 }

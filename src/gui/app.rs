@@ -321,8 +321,12 @@ impl PtychoApp {
                 ))
                 .on_hover_text("Time between frames while the window repaints; the UI thread never runs training or inference");
             }
+            // The device line takes what room is left and is cut short (whole on hover) rather
+            // than drawn over the texts on its left in a narrow window.
             ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-                ui.label(RichText::new(self.gpu.describe()).small());
+                let gpu = self.gpu.describe();
+                ui.add(egui::Label::new(RichText::new(gpu.clone()).small()).truncate())
+                    .on_hover_text(gpu);
             });
         });
     }

@@ -15,6 +15,11 @@ use crate::epie::{Epie, EpieConfig};
 use crate::infer::reconstruct;
 use crate::train::{EventSender, TrainControl, train};
 
+/// In the window, the first epoch sends a preview after this many seconds, and again every as
+/// many, so a slow CPU shows a first picture within a minute.
+const FIRST_PREVIEW_SECS: f64 = 30.0;
+
+/// Starts training on the loaded scan with the window's settings.
 pub(super) fn start_training(session: &mut Session, env: &mut Env<'_>) {
     if already_running(session, session.training.running(), "training") {
         return;
@@ -62,6 +67,7 @@ pub(super) fn start_training(session: &mut Session, env: &mut Env<'_>) {
             metrics_log: true,
             preview_every,
             preview_groups: 256,
+            first_epoch_preview_secs: FIRST_PREVIEW_SECS,
             training_data,
         };
         Ok(in_compute_pool(move || {
@@ -74,6 +80,7 @@ pub(super) fn start_training(session: &mut Session, env: &mut Env<'_>) {
     training.history.clear();
     training.batch = None;
     training.steps_done = 0;
+    training.batch_losses.clear();
     training.started = Some(Instant::now());
     training.run_dir = Some(run_dir);
     training.device_label = device_label;

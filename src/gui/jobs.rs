@@ -95,23 +95,59 @@ impl<T> Job<T> {
 }
 
 /// The threads the network's CPU work (Burn's `flex` back end, which splits work over the
-/// current rayon pool) may use in the window: all cores but one, so the window keeps a core to
-/// draw with (on two cores this halves CPU training; on a GPU it changes nothing).
+/// current rayon pool) may use in the window. On Linux, every core, each compute thread at a
+/// lower priority (nice +10) than the window's: the window is idle most of the time and takes
+/// a core back only while it draws, so training on two cores does not run at half speed. On
+/// other systems, where a thread's priority is not its own to lower here, all cores but one.
 pub fn compute_threads() -> usize {
-    std::thread::available_parallelism()
-        .map_or(1, std::num::NonZeroUsize::get)
-        .saturating_sub(1)
-        .max(1)
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    if cfg!(target_os = "linux") {
+        cores
+    } else {
+        cores.saturating_sub(1).max(1)
+    }
 }
 
-/// Runs `work` in the window's compute pool ([`compute_threads`] threads), or on the calling
-/// thread's default pool when that pool cannot be built.
+/// The nice value the window's compute threads run at (Linux).
+pub const COMPUTE_NICE: i32 = 10;
+
+/// Lowers the calling thread's scheduling priority to [`COMPUTE_NICE`] (Linux; a no-op
+/// elsewhere). A failure (a sandbox that forbids it) leaves the thread as it was.
+fn lower_this_threads_priority() {
+    #[cfg(target_os = "linux")]
+    #[allow(unsafe_code)]
+    // SAFETY: `gettid` has no preconditions; `setpriority` with PRIO_PROCESS and a thread id
+    // changes only that thread's nice value and reports failure through its return value.
+    unsafe {
+        let tid = libc::gettid();
+        let _ = libc::setpriority(libc::PRIO_PROCESS as _, tid as _, COMPUTE_NICE);
+    }
+}
+
+/// The calling thread's nice value (Linux; `None` elsewhere), for the test that the compute
+/// pool runs below the window.
+#[cfg(test)]
+fn this_threads_nice() -> Option<i32> {
+    #[cfg(target_os = "linux")]
+    #[allow(unsafe_code)]
+    // SAFETY: as above; `getpriority` reads the thread's nice value (−1 is also a valid value,
+    // told apart from an error through errno, which the callers here do not need).
+    unsafe {
+        return Some(libc::getpriority(libc::PRIO_PROCESS as _, libc::gettid() as _));
+    }
+    #[allow(unreachable_code)]
+    None
+}
+
+/// Runs `work` in the window's compute pool ([`compute_threads`] threads at a lower priority),
+/// or on the calling thread's default pool when that pool cannot be built.
 pub fn in_compute_pool<R: Send>(work: impl FnOnce() -> R + Send) -> R {
     static POOL: std::sync::OnceLock<Option<rayon::ThreadPool>> = std::sync::OnceLock::new();
     let pool = POOL.get_or_init(|| {
         rayon::ThreadPoolBuilder::new()
             .num_threads(compute_threads())
             .thread_name(|i| format!("ptychostudio-compute-{i}"))
+            .start_handler(|_| lower_this_threads_priority())
             .build()
             .ok()
     });
@@ -280,6 +316,17 @@ mod tests {
         };
         assert_eq!(result, (1, true, true, true));
         assert_eq!(job.updates.try_iter().collect::<Vec<_>>(), [0, 100]);
+    }
+
+    /// The compute pool uses every core on Linux, each thread below the caller's priority.
+    #[test]
+    #[cfg(target_os = "linux")]
+    fn the_compute_pool_runs_below_the_window() {
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+        assert_eq!(compute_threads(), cores);
+        let window = this_threads_nice().unwrap();
+        let compute = in_compute_pool(this_threads_nice).unwrap();
+        assert!(compute > window, "compute nice {compute}, window nice {window}");
     }
 
     fn ok_value(job: &mut Job<i32>) -> i32 {

@@ -185,9 +185,13 @@ fn apply_train_event(
             epoch,
             batch,
             batches,
-            ..
+            loss,
         } => {
             training.batch = Some((epoch, batch, batches));
+            if loss > 0.0 && loss.is_finite() {
+                let x = (epoch - 1) as f64 + batch as f64 / batches.max(1) as f64;
+                training.batch_losses.push([x, loss.log10()]);
+            }
             // From the position, not a count: batch events may be dropped when the window lags.
             let first = training.info.as_ref().map_or(epoch, |i| i.first_epoch);
             training.steps_done = (epoch.saturating_sub(first)) * batches + batch;
@@ -208,6 +212,7 @@ fn apply_train_event(
         }
         TrainEvent::Preview {
             epoch,
+            batch,
             amplitude,
             phase,
         } => {
@@ -217,6 +222,7 @@ fn apply_train_event(
             if let (Some(amplitude), Some(phase)) = (to_array(amplitude), to_array(phase)) {
                 training.preview.set(Some(PreviewImages {
                     epoch,
+                    batch,
                     amplitude,
                     phase,
                 }));

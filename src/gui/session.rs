@@ -110,8 +110,10 @@ pub struct ObjectView {
 /// The stitched object of the preview groups after an epoch.
 #[derive(Debug, Clone)]
 pub struct PreviewImages {
-    /// After this epoch.
+    /// After this epoch, or during it at step `batch` of `batches`.
     pub epoch: usize,
+    /// Mid-epoch: `(batch, batches)`.
+    pub batch: Option<(usize, usize)>,
     /// Amplitude.
     pub amplitude: Array2<f32>,
     /// Phase, radians.
@@ -159,6 +161,9 @@ pub struct TrainingView {
     pub batch: Option<(usize, usize, usize)>,
     /// Steps finished in this run (for the time-left estimate).
     pub steps_done: usize,
+    /// Every step's loss as it arrives, `[epoch − 1 + batch / batches, log10 loss]`, so the
+    /// curve starts with the first batch rather than after the first epoch.
+    pub batch_losses: Vec<[f64; 2]>,
     /// When the run started.
     pub started: Option<Instant>,
     /// The last preview.
@@ -177,6 +182,18 @@ impl TrainingView {
     /// True while a run is going.
     pub fn running(&self) -> bool {
         self.job.is_some()
+    }
+
+    /// Patterns per second so far in this run, from the steps finished (available from the
+    /// first step, before an epoch has finished).
+    pub fn patterns_per_s(&self) -> Option<f64> {
+        let info = self.info.as_ref()?;
+        let elapsed = self.started?.elapsed().as_secs_f64();
+        if self.steps_done == 0 || elapsed <= 0.0 {
+            return None;
+        }
+        let per_step = info.patterns_per_epoch as f64 / info.batches_per_epoch.max(1) as f64;
+        Some(self.steps_done as f64 * per_step / elapsed)
     }
 
     /// Seconds left at the current pace, when it can be estimated.

@@ -77,6 +77,8 @@ pub struct RunInfo {
     pub val_groups: usize,
     /// Trainable parameters.
     pub parameters: usize,
+    /// Diffraction patterns the network sees per epoch (groups × patterns per group).
+    pub patterns_per_epoch: usize,
     /// Where it runs ("cpu", "wgpu").
     pub device: String,
 }
@@ -116,8 +118,10 @@ pub enum TrainEvent {
     /// The stitched amplitude and phase of the preview groups. May be dropped when the listener is
     /// behind.
     Preview {
-        /// After this epoch.
+        /// After this epoch (or, with `batch`, during it).
         epoch: usize,
+        /// Mid-epoch: the step reached and the steps per epoch (`None` after the epoch).
+        batch: Option<(usize, usize)>,
         /// Amplitude.
         amplitude: HostImage,
         /// Phase, radians.

@@ -50,11 +50,12 @@ impl<'s, 'a> Preview<'s, 'a> {
         }
     }
 
-    /// Stitches the preview with `network` (inference mode) and sends it.
+    /// Stitches the preview with `network` (inference mode) and sends it, as of `epoch` and,
+    /// mid-epoch, the step `(batch, batches)` reached.
     pub fn send(
         &self,
         network: &PinnNet,
-        epoch: usize,
+        (epoch, batch): (usize, Option<(usize, usize)>),
         device: &Device,
         events: &EventSender,
     ) -> Result<(), InferError> {
@@ -77,6 +78,7 @@ impl<'s, 'a> Preview<'s, 'a> {
         let object = stitcher.object();
         events.send(TrainEvent::Preview {
             epoch,
+            batch,
             amplitude: HostImage::from_array(&object.mapv(Complex32::norm)),
             phase: HostImage::from_array(&object.mapv(Complex32::arg)),
         });

@@ -47,6 +47,10 @@ pub struct TrainControl {
     pub preview_every: usize,
     /// Groups in the preview (the ones nearest the scan's centre).
     pub preview_groups: usize,
+    /// During a run's first epoch, also send a preview once this many seconds have passed, and
+    /// again every as many (0: never). On a slow CPU the first epoch takes minutes; the window
+    /// asks for 30 s, so a user sees a first picture within a minute.
+    pub first_epoch_preview_secs: f64,
     /// The training file's name, recorded in the model.
     pub training_data: Option<String>,
 }
@@ -60,6 +64,7 @@ impl Default for TrainControl {
             metrics_log: true,
             preview_every: 0,
             preview_groups: 256,
+            first_epoch_preview_secs: 0.0,
             training_data: None,
         }
     }
@@ -247,14 +252,17 @@ struct EpochPass {
     interrupted: Option<StopReason>,
 }
 
-/// Runs one epoch's optimiser steps.
+/// Runs one epoch's optimiser steps; in the run's first epoch (`first`), sends mid-epoch
+/// previews as [`TrainControl::first_epoch_preview_secs`] asks.
 fn train_epoch(
     setup: &Setup<'_>,
     state: &mut RunState,
-    epoch: usize,
-    device: &Device,
+    (epoch, first): (usize, bool),
+    (preview, device): (&Preview<'_, '_>, &Device),
     control: &TrainControl,
-) -> EpochPass {
+) -> Result<EpochPass, TrainError> {
+    let mut last_preview = Instant::now();
+    let preview_secs = control.first_epoch_preview_secs;
     let config = setup.config;
     let autodiff = device.clone().autodiff();
     let set = &setup.splits.train;
@@ -266,22 +274,22 @@ fn train_epoch(
     for (i, chunk) in rows.chunks(config.batch_size).enumerate() {
         let step = (epoch - 1) * batches + i + 1;
         if control.stop.load(Ordering::SeqCst) {
-            return EpochPass {
+            return Ok(EpochPass {
                 train_loss: mean(total, count),
                 groups_seen: count,
                 interrupted: Some(StopReason::Stopped),
-            };
+            });
         }
         let probe = state.learned_probe.as_ref().map(|(p, _)| p);
         let inputs = (probe, state.positions.as_deref());
         let batch = setup.batch_loss(&state.network, inputs, set, chunk, &autodiff);
         let value = f64::from(batch.loss.clone().into_scalar::<f32>());
         if !value.is_finite() {
-            return EpochPass {
+            return Ok(EpochPass {
                 train_loss: value,
                 groups_seen: count,
                 interrupted: Some(StopReason::Diverged),
-            };
+            });
         }
         let mut grads = batch.loss.backward();
         let network_grads = GradientsParams::from_module(&mut grads, &state.network);
@@ -303,12 +311,21 @@ fn train_epoch(
             batches,
             loss: value + batch.constant,
         });
+        if first
+            && preview_secs > 0.0
+            && i + 1 < batches
+            && last_preview.elapsed().as_secs_f64() >= preview_secs
+        {
+            let at = Some((i + 1, batches));
+            preview.send(&state.network.valid(), (epoch, at), device, &control.events)?;
+            last_preview = Instant::now();
+        }
     }
-    EpochPass {
+    Ok(EpochPass {
         train_loss: mean(total, count),
         groups_seen: count,
         interrupted: None,
-    }
+    })
 }
 
 /// The learning rate of optimiser step `step` (1-based): `rate` ramped linearly over the first
@@ -319,6 +336,35 @@ fn warmed_up(config: &TrainConfig, rate: f64, step: usize) -> f64 {
     } else {
         rate * (step as f64 / config.warmup_steps as f64).min(1.0)
     }
+}
+
+/// Sends the run's sizes and logs its plan.
+fn announce(
+    setup: &Setup<'_>,
+    state: &RunState,
+    first_epoch: usize,
+    device: &Device,
+    control: &TrainControl,
+) {
+    let config = setup.config;
+    control.events.send(TrainEvent::Started(RunInfo {
+        first_epoch,
+        last_epoch: config.nepochs,
+        batches_per_epoch: setup.splits.train.rows.len().div_ceil(config.batch_size),
+        train_groups: setup.splits.train.rows.len(),
+        val_groups: setup.splits.validation.rows.len(),
+        parameters: state.network.num_params(),
+        patterns_per_epoch: setup.splits.train.rows.len() * setup.splits.train.groups.channels(),
+        device: format!("{device:?}"),
+    }));
+    control.events.log(format!(
+        "training on {} groups, validating on {} ({}), epochs {first_epoch}–{}, seed {}",
+        setup.splits.train.rows.len(),
+        setup.splits.validation.rows.len(),
+        setup.splits.validation_source,
+        config.nepochs,
+        config.seed
+    ));
 }
 
 fn run_epochs(
@@ -332,23 +378,7 @@ fn run_epochs(
     let config = setup.config;
     let first_epoch = state.history.len() + 1;
     let channels = config.group_side() * config.group_side();
-    control.events.send(TrainEvent::Started(RunInfo {
-        first_epoch,
-        last_epoch: config.nepochs,
-        batches_per_epoch: setup.splits.train.rows.len().div_ceil(config.batch_size),
-        train_groups: setup.splits.train.rows.len(),
-        val_groups: setup.splits.validation.rows.len(),
-        parameters: state.network.num_params(),
-        device: format!("{device:?}"),
-    }));
-    control.events.log(format!(
-        "training on {} groups, validating on {} ({}), epochs {first_epoch}–{}, seed {}",
-        setup.splits.train.rows.len(),
-        setup.splits.validation.rows.len(),
-        setup.splits.validation_source,
-        config.nepochs,
-        config.seed
-    ));
+    announce(setup, state, first_epoch, device, control);
     let mut reason = StopReason::Completed;
     for epoch in first_epoch..=config.nepochs {
         let started = Instant::now();
@@ -357,7 +387,13 @@ fn run_epochs(
             train_loss,
             groups_seen,
             interrupted,
-        } = train_epoch(setup, state, epoch, device, control);
+        } = train_epoch(
+            setup,
+            state,
+            (epoch, epoch == first_epoch),
+            (preview, device),
+            control,
+        )?;
         let train_secs = started.elapsed().as_secs_f64();
         if let Some(why) = interrupted {
             reason = why;
@@ -407,7 +443,7 @@ fn run_epochs(
         }
         save(setup, state, control, train_data)?;
         if control.preview_every > 0 && epoch % control.preview_every == 0 {
-            preview.send(&state.network.valid(), epoch, device, &control.events)?;
+            preview.send(&state.network.valid(), (epoch, None), device, &control.events)?;
         }
         if decision.stop {
             control.events.log(format!(

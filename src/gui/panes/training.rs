@@ -158,9 +158,8 @@ fn progress_ui(ui: &mut egui::Ui, t: &TrainingView) {
         |s| format!("{:.0} min {:02.0} s", (s / 60.0).floor(), s % 60.0),
     );
     let rate = t
-        .history
-        .last()
-        .map_or_else(|| "–".into(), |r| format!("{:.1}", r.patterns_per_s));
+        .patterns_per_s()
+        .map_or_else(|| "–".into(), |r| format!("{r:.1}"));
     ui.add(
         egui::ProgressBar::new(fraction.min(1.0))
             .show_percentage()
@@ -230,7 +229,7 @@ impl TrainingPane {
         ui.vertical(|ui| {
             progress_ui(ui, t);
             let plot_h = (ui.available_height() * 0.45).max(140.0);
-            loss_plot_ui(ui, &t.history, plot_h);
+            loss_plot_ui(ui, &t.history, &t.batch_losses, plot_h);
             self.preview_ui(ui, t);
         });
     }
@@ -238,11 +237,15 @@ impl TrainingPane {
     fn preview_ui(&mut self, ui: &mut egui::Ui, t: &TrainingView) {
         let Some(crate::gui::session::PreviewImages {
             epoch,
+            batch,
             amplitude,
             phase,
         }) = &t.preview.value
         else {
-            ui.label("The stitched object appears here after each preview epoch.");
+            ui.label(
+                "The stitched object appears here within the first minute, then after each \
+                 preview epoch.",
+            );
             return;
         };
         let version = t.preview.version;
@@ -256,7 +259,11 @@ impl TrainingPane {
         self.phase.update(ui.ctx(), (version, 0), || {
             real_image(phase, ColorMap::PhaseCyclic, (-pi, pi))
         });
-        ui.label(RichText::new(format!("Preview after epoch {epoch} (central groups)")).strong());
+        let when = match batch {
+            Some((b, n)) => format!("during epoch {epoch}, batch {b}/{n}"),
+            None => format!("after epoch {epoch}"),
+        };
+        ui.label(RichText::new(format!("Preview {when} (central groups)")).strong());
         let w = (ui.available_width() / 2.0 - 8.0).max(120.0);
         let side = w.min(ui.available_height() - 8.0).max(120.0);
         ui.horizontal_top(|ui| {

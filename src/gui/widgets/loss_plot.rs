@@ -18,7 +18,12 @@ pub fn log_points(history: &[EpochRecord], pick: impl Fn(&EpochRecord) -> f64) -
 }
 
 /// Draws the loss curves.
-pub fn loss_plot_ui(ui: &mut egui::Ui, history: &[EpochRecord], height: f32) {
+pub fn loss_plot_ui(
+    ui: &mut egui::Ui,
+    history: &[EpochRecord],
+    batch_losses: &[[f64; 2]],
+    height: f32,
+) {
     let train = log_points(history, |r| r.train_loss);
     let val = log_points(history, |r| r.val_loss);
     Plot::new("loss_plot")
@@ -41,6 +46,15 @@ pub fn loss_plot_ui(ui: &mut egui::Ui, history: &[EpochRecord], height: f32) {
         })
         .allow_scroll(false)
         .show(ui, |plot| {
+            if !batch_losses.is_empty() {
+                // Every step's loss, thin and faint under the epoch means: the curve a user
+                // sees from the first batch on.
+                plot.line(
+                    Line::new("training, each batch", PlotPoints::from(batch_losses.to_vec()))
+                        .width(1.0)
+                        .color(egui::Color32::from_rgba_unmultiplied(120, 120, 120, 140)),
+                );
+            }
             plot.line(Line::new("training", PlotPoints::from(train)).width(2.0));
             plot.line(Line::new("validation", PlotPoints::from(val)).width(2.0));
         });
