@@ -311,7 +311,12 @@ impl PtychoApp {
                 ui.separator();
             }
             if s.training.running() {
-                ui.label(format!("training on {}", s.training.device_label));
+                // The device's short name here, the whole note (fallbacks, why) on hover: the
+                // bar has room for one line.
+                let label = &s.training.device_label;
+                let short = label.split(" (").next().unwrap_or(label);
+                ui.label(format!("training on {short}"))
+                    .on_hover_text(format!("training on {label}"));
                 ui.separator();
             }
             if let Some(f) = self.frame_summary {
