@@ -237,8 +237,11 @@ impl PtychoApp {
             return;
         }
         let since = *self.screenshot.ready_since.get_or_insert_with(Instant::now);
-        if since.elapsed().as_secs_f64() < self.launch.screenshot_delay_secs.max(0.5) {
-            ctx.request_repaint_after(Duration::from_millis(50));
+        let wait = self.launch.screenshot_delay_secs.max(0.5) - since.elapsed().as_secs_f64();
+        if wait > 0.0 {
+            // Wake when the delay is up, not every few milliseconds: a waiting screenshot must
+            // not repaint a software-rendered window 20 times a second while training runs.
+            ctx.request_repaint_after(Duration::from_secs_f64(wait.min(0.5)));
             return;
         }
         self.screenshot.requested = true;
@@ -298,7 +301,9 @@ impl PtychoApp {
     fn status_ui(&self, ui: &mut egui::Ui) {
         ui.horizontal(|ui| {
             let s = &self.session;
-            if s.busy() {
+            // A spinner repaints every frame: for training, whose progress bar moves anyway, it
+            // would keep a software-rendered window redrawing at full rate.
+            if s.busy() && !s.training.running() {
                 ui.spinner();
             }
             if let Some(view) = &s.dataset {
@@ -402,8 +407,11 @@ impl eframe::App for PtychoApp {
         self.handle_dropped_files(ctx);
         self.run_commands();
         if self.session.busy() {
-            // Progress bars and the time-left estimate move even between events.
-            ctx.request_repaint_after(Duration::from_millis(100));
+            // Progress bars and the time-left estimate move even between events (which repaint
+            // on their own): twice a second is enough, and costs little when the window is
+            // drawn on the CPU (no GPU: every frame is software-rendered on the cores training
+            // runs on).
+            ctx.request_repaint_after(Duration::from_millis(500));
         }
         if self.launch.frame_stats.is_some() {
             // Measuring: redraw continuously, so the figures are the rate the window sustains.

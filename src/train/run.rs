@@ -242,6 +242,10 @@ impl RunState {
     }
 }
 
+/// Groups stitched by a mid-epoch preview (the ones nearest the scan's centre): 32 groups of 4
+/// patterns take seconds on a CPU, where the epoch's 256 take as long as several steps.
+const EARLY_PREVIEW_GROUPS: usize = 32;
+
 /// What one pass over the training groups did.
 struct EpochPass {
     /// Mean training loss per pixel (full negative log-likelihood) over the groups seen.
@@ -258,11 +262,18 @@ fn train_epoch(
     setup: &Setup<'_>,
     state: &mut RunState,
     (epoch, first): (usize, bool),
-    (preview, device): (&Preview<'_, '_>, &Device),
+    device: &Device,
     control: &TrainControl,
 ) -> Result<EpochPass, TrainError> {
     let mut last_preview = Instant::now();
     let preview_secs = control.first_epoch_preview_secs;
+    // Mid-epoch previews stitch fewer groups than the epoch's: they interrupt training.
+    let early_preview = (first && preview_secs > 0.0).then(|| {
+        Preview::new(
+            &setup.splits.train,
+            control.preview_groups.min(EARLY_PREVIEW_GROUPS),
+        )
+    });
     let config = setup.config;
     let autodiff = device.clone().autodiff();
     let set = &setup.splits.train;
@@ -311,8 +322,7 @@ fn train_epoch(
             batches,
             loss: value + batch.constant,
         });
-        if first
-            && preview_secs > 0.0
+        if let Some(preview) = &early_preview
             && i + 1 < batches
             && last_preview.elapsed().as_secs_f64() >= preview_secs
         {
@@ -387,13 +397,7 @@ fn run_epochs(
             train_loss,
             groups_seen,
             interrupted,
-        } = train_epoch(
-            setup,
-            state,
-            (epoch, epoch == first_epoch),
-            (preview, device),
-            control,
-        )?;
+        } = train_epoch(setup, state, (epoch, epoch == first_epoch), device, control)?;
         let train_secs = started.elapsed().as_secs_f64();
         if let Some(why) = interrupted {
             reason = why;
