@@ -500,7 +500,11 @@ fn first_epoch_previews_and_batch_losses_come_before_the_epoch_ends() {
         }
     }
     println!("previews {previews:?}, first after {batches_before} steps");
-    assert_eq!(first_preview_at, Some(1), "the first preview follows the first step");
+    assert_eq!(
+        first_preview_at,
+        Some(1),
+        "the first preview follows the first step"
+    );
     assert!(!previews.is_empty());
     for (epoch, batch) in &previews {
         let (b, n) = batch.expect("mid-epoch previews carry their step");

@@ -66,8 +66,19 @@ fn position_correction_settings_on_lines_512_positions() {
         let stats = error_stats(&result.positions_px, &truth);
         // Score at the true positions' frame: move the object by the mean position error.
         let shift = stats.mean_shift_px;
-        let origin = [result.origin_px[0] - shift[0], result.origin_px[1] - shift[1]];
-        let e = evaluate(&result.object, origin, object, &truth, false, Some(&weights)).unwrap();
+        let origin = [
+            result.origin_px[0] - shift[0],
+            result.origin_px[1] - shift[1],
+        ];
+        let e = evaluate(
+            &result.object,
+            origin,
+            object,
+            &truth,
+            false,
+            Some(&weights),
+        )
+        .unwrap();
         println!(
             "{name:<28} positions {:.2} px RMS, largest {:.1}, beyond 3 px {}; amplitude / phase \
              {:.3} / {:.3}; Fourier error {:.3e}",

@@ -133,7 +133,10 @@ fn this_threads_nice() -> Option<i32> {
     // SAFETY: as above; `getpriority` reads the thread's nice value (−1 is also a valid value,
     // told apart from an error through errno, which the callers here do not need).
     unsafe {
-        return Some(libc::getpriority(libc::PRIO_PROCESS as _, libc::gettid() as _));
+        return Some(libc::getpriority(
+            libc::PRIO_PROCESS as _,
+            libc::gettid() as _,
+        ));
     }
     #[allow(unreachable_code)]
     None
@@ -326,7 +329,10 @@ mod tests {
         assert_eq!(compute_threads(), cores);
         let window = this_threads_nice().unwrap();
         let compute = in_compute_pool(this_threads_nice).unwrap();
-        assert!(compute > window, "compute nice {compute}, window nice {window}");
+        assert!(
+            compute > window,
+            "compute nice {compute}, window nice {window}"
+        );
     }
 
     fn ok_value(job: &mut Job<i32>) -> i32 {

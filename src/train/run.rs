@@ -447,7 +447,12 @@ fn run_epochs(
         }
         save(setup, state, control, train_data)?;
         if control.preview_every > 0 && epoch % control.preview_every == 0 {
-            preview.send(&state.network.valid(), (epoch, None), device, &control.events)?;
+            preview.send(
+                &state.network.valid(),
+                (epoch, None),
+                device,
+                &control.events,
+            )?;
         }
         if decision.stop {
             control.events.log(format!(

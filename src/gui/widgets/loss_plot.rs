@@ -50,9 +50,12 @@ pub fn loss_plot_ui(
                 // Every step's loss, thin and faint under the epoch means: the curve a user
                 // sees from the first batch on.
                 plot.line(
-                    Line::new("training, each batch", PlotPoints::from(batch_losses.to_vec()))
-                        .width(1.0)
-                        .color(egui::Color32::from_rgba_unmultiplied(120, 120, 120, 140)),
+                    Line::new(
+                        "training, each batch",
+                        PlotPoints::from(batch_losses.to_vec()),
+                    )
+                    .width(1.0)
+                    .color(egui::Color32::from_rgba_unmultiplied(120, 120, 120, 140)),
                 );
             }
             plot.line(Line::new("training", PlotPoints::from(train)).width(2.0));
