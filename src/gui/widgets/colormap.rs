@@ -101,7 +101,8 @@ mod tests {
         assert_eq!(img.size, [3, 1]);
         let [r, g, b] = ColorMap::Viridis.at(1.0);
         assert_eq!(img.pixels[1], Color32::from_rgb(r, g, b));
-        assert_eq!(img.pixels[2], Color32::BLACK);
+        // Not a value (unlit, masked) is grey, as in the PNGs, not a colour of the map.
+        assert_eq!(img.pixels[2], Color32::from_gray(190));
         let z = Array2::from_shape_vec(
             (1, 2),
             vec![
