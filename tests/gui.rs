@@ -163,6 +163,27 @@ fn start_training_by_label_streams_events_and_reconstructs() {
     let object = &app.session.reconstruction.value.as_ref().unwrap().object;
     assert!(object.iter().all(|z| z.re.is_finite() && z.im.is_finite()));
     assert!(app.session.metrics.is_some(), "metrics against objectGuess");
+    let checks = app
+        .session
+        .checks
+        .as_ref()
+        .expect("the checks without a ground truth");
+    assert!(
+        checks.data_fit.as_ref().is_some_and(|f| f.map.is_some()),
+        "the data-fit map"
+    );
+    // Refine with ePIE: sweeps started from the network's object, shown beside it.
+    h.state_mut().state.epie_iterations = 2;
+    click(&mut h, "Refine with ePIE");
+    step_until(&mut h, "ePIE seeded by the network", |app| {
+        app.session.epie.is_none()
+            && app
+                .session
+                .comparison
+                .value
+                .as_ref()
+                .is_some_and(|c| c.label == "PtychoPINN + ePIE, 2 sweeps")
+    });
 }
 
 #[test]

@@ -47,7 +47,8 @@ pub fn apply(session: &mut Session, env: &mut Env<'_>, command: Command) {
                 run.job.request_stop();
             }
         }
-        Command::RunEpie => super::compute::start_epie(session, env),
+        Command::RunEpie => super::compute::start_epie(session, env, false),
+        Command::RefineWithEpie => super::compute::start_epie(session, env, true),
         Command::StopEpie => {
             if let Some(run) = &session.epie {
                 run.job.request_stop();

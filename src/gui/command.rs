@@ -42,6 +42,8 @@ pub enum Command {
     StopReconstruction,
     /// Run ePIE on the loaded dataset for the side-by-side comparison.
     RunEpie,
+    /// Run ePIE started from the network's reconstruction and probe (seeded), beside it.
+    RefineWithEpie,
     /// Stop ePIE.
     StopEpie,
     /// Ask where to export the report.

@@ -156,7 +156,10 @@ pub(super) fn start_reconstruction(session: &mut Session, env: &mut Env<'_>) {
     env.state.pane = Pane::Reconstruction;
 }
 
-pub(super) fn start_epie(session: &mut Session, env: &mut Env<'_>) {
+/// Starts ePIE on the loaded scan beside the network's result: from a flat object and the file's
+/// probe, or `seeded` from the network's reconstruction and its model's probe (rescaled to the
+/// data; `epie::seed`), to polish the network's picture in a few sweeps.
+pub(super) fn start_epie(session: &mut Session, env: &mut Env<'_>, seeded: bool) {
     if already_running(session, session.epie.is_some(), "ePIE") {
         return;
     }
@@ -164,6 +167,23 @@ pub(super) fn start_epie(session: &mut Session, env: &mut Env<'_>) {
         session.log(Level::Warn, "open a scan before running ePIE");
         return;
     };
+    let seed = if seeded {
+        let (Some(recon), Some(model)) = (&session.reconstruction.value, &session.model) else {
+            session.log(
+                Level::Warn,
+                "reconstruct with a model first: ePIE starts from the network's object",
+            );
+            return;
+        };
+        Some((
+            recon.object.clone(),
+            recon.origin_px,
+            model.bundle.probe.clone(),
+        ))
+    } else {
+        None
+    };
+    let label = if seeded { "PtychoPINN + ePIE" } else { "ePIE" };
     let dataset = view.dataset.clone();
     let iterations = env.state.epie_iterations.max(1);
     // The window recolours the canvas per update: at most every 250 ms, and the last sweep.
@@ -176,6 +196,10 @@ pub(super) fn start_epie(session: &mut Session, env: &mut Env<'_>) {
                 ..EpieConfig::default()
             },
         );
+        if let Some((object, origin_px, probe)) = &seed {
+            epie.seed(object, *origin_px, probe)
+                .context("cannot start ePIE from the network's reconstruction")?;
+        }
         for sweep in 1..=iterations {
             let error = epie.sweep();
             progress.offer(sweep == iterations, || EpieUpdate {
@@ -192,6 +216,7 @@ pub(super) fn start_epie(session: &mut Session, env: &mut Env<'_>) {
         Ok(epie.into_result())
     });
     session.epie = Some(EpieRun {
+        label,
         job,
         done: 0,
         total: iterations,

@@ -321,8 +321,8 @@ fn poll_epie(session: &mut Session) {
         run.total = u.sweeps;
         session.comparison.set(Some(ObjectView {
             label: format!(
-                "ePIE, sweep {}/{} (Fourier error {:.4})",
-                u.sweep, u.sweeps, u.error
+                "{}, sweep {}/{} (Fourier error {:.4})",
+                run.label, u.sweep, u.sweeps, u.error
             ),
             object: u.object,
             origin_px: u.origin_px,
@@ -331,6 +331,7 @@ fn poll_epie(session: &mut Session) {
     let Some(result) = run.job.job.poll() else {
         return;
     };
+    let label = run.label;
     session.epie = None;
     match result {
         Ok(result) => {
@@ -338,17 +339,17 @@ fn poll_epie(session: &mut Session) {
             session.log(
                 Level::Info,
                 format!(
-                    "ePIE: {sweeps} sweeps, Fourier error {:.4}",
+                    "{label}: {sweeps} sweeps, Fourier error {:.4}",
                     result.errors.last().copied().unwrap_or(f64::NAN)
                 ),
             );
             session.comparison.set(Some(ObjectView {
-                label: format!("ePIE, {sweeps} sweeps"),
+                label: format!("{label}, {sweeps} sweeps"),
                 object: result.object,
                 origin_px: result.origin_px,
             }));
         }
-        Err(e) => session.log(Level::Error, format!("ePIE failed: {e}")),
+        Err(e) => session.log(Level::Error, format!("{label} failed: {e}")),
     }
 }
 

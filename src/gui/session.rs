@@ -236,6 +236,8 @@ pub struct ReconstructionRun {
 /// A running ePIE comparison.
 #[derive(Debug)]
 pub struct EpieRun {
+    /// "ePIE", or "PtychoPINN + ePIE" when seeded by the network.
+    pub label: &'static str,
     /// The job and its per-sweep updates.
     pub job: StreamingJob<EpieResult, EpieUpdate>,
     /// Sweeps done.

@@ -301,6 +301,20 @@ fn toolbar_ui(ui: &mut egui::Ui, pane: &mut PaneCtx<'_>) {
         {
             pane.commands.push(Command::RunEpie);
         }
+        if s.epie.is_none()
+            && ui
+                .add_enabled(
+                    s.reconstruction.value.is_some() && s.model.is_some(),
+                    egui::Button::new("Refine with ePIE"),
+                )
+                .on_hover_text(
+                    "Run the sweeps of ePIE starting from the network's object and probe (the \
+                     network gives a good picture early; ePIE polishes it), shown beside it",
+                )
+                .clicked()
+        {
+            pane.commands.push(Command::RefineWithEpie);
+        }
         ui.separator();
         ui.checkbox(&mut pane.state.view.remove_phase_ramp, "remove phase ramp")
             .on_hover_text("Subtract the least-squares plane from the phase (display only)");
