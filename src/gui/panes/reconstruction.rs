@@ -39,10 +39,15 @@ impl ObjectPair {
     }
 
     /// Draws both maps side by side in `width`; returns the readout of the hovered pixel.
+    /// `lit`: the pixels a probe lit (from the checks, on the object's canvas); the others are
+    /// drawn grey, as nothing reconstructed them.
     fn ui(
         &mut self,
         ui: &mut egui::Ui,
-        object: &Versioned<Option<ObjectView>>,
+        (object, lit): (
+            &Versioned<Option<ObjectView>>,
+            Option<&ndarray::Array2<bool>>,
+        ),
         (remove_ramp, full_phase_range): (bool, bool),
         (width, max_height): (f32, f32),
         pixel_size_m: Option<f64>,
@@ -53,13 +58,22 @@ impl ObjectPair {
             self.shown_phase = None;
             return None;
         };
+        let lit = lit.filter(|l| l.dim() == view.object.dim());
         let key = (
             object.version,
-            u64::from(remove_ramp) | (u64::from(full_phase_range) << 1),
+            u64::from(remove_ramp)
+                | (u64::from(full_phase_range) << 1)
+                | (u64::from(lit.is_some()) << 2),
         );
+        let mask = |values: ndarray::Array2<f32>| match lit {
+            Some(lit) => ndarray::Zip::from(&values)
+                .and(lit)
+                .map_collect(|&v, &l| if l { v } else { f32::NAN }),
+            None => values,
+        };
         let mut range = self.range;
         self.amplitude.update(ui.ctx(), key, || {
-            let a = view.object.mapv(Complex32::norm);
+            let a = mask(view.object.mapv(Complex32::norm));
             range = finite_range(&a);
             real_image(&a, ColorMap::Viridis, range)
         });
@@ -68,7 +82,7 @@ impl ObjectPair {
         let mut phase_range = self.phase_range;
         let mut shown = None;
         self.phase.update(ui.ctx(), key, || {
-            let phase = display_phase(&view.object, remove_ramp);
+            let phase = mask(display_phase(&view.object, remove_ramp));
             phase_range = if full_phase_range {
                 (-pi, pi)
             } else {
@@ -367,19 +381,21 @@ impl ReconstructionPane {
             .dataset
             .as_ref()
             .and_then(|d| d.dataset.physical.pixel_size_m);
+        // Once a reconstruction has its checks, the pixels no probe lit are grey.
+        let lit = s.checks.as_ref().and_then(|c| c.lit.as_ref());
         let width = ui.available_width();
         // Both rows fit the pane without scrolling (captions, readouts, metrics: ~190 px).
         let metrics_h = if s.metrics.is_some() { 90.0 } else { 0.0 };
         let row_h = ((ui.available_height() - 100.0 - metrics_h) / 2.0).max(120.0);
         egui::ScrollArea::vertical().show(ui, |ui| {
             ui.label(RichText::new("PtychoPINN").strong());
-            if let Some(text) = self.network.ui(ui, &s.reconstruction, remove, (width, row_h), pixel) {
+            if let Some(text) = self.network.ui(ui, (&s.reconstruction, lit), remove, (width, row_h), pixel) {
                 ui.label(RichText::new(text).monospace());
             }
             if let Some(cmp) = &s.comparison.value {
                 ui.label(RichText::new(&cmp.label).strong());
             }
-            if let Some(text) = self.comparison.ui(ui, &s.comparison, remove, (width, row_h), pixel) {
+            if let Some(text) = self.comparison.ui(ui, (&s.comparison, None), remove, (width, row_h), pixel) {
                 ui.label(RichText::new(text).monospace());
             }
             if let Some(checks) = &s.checks {
