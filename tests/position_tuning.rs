@@ -52,6 +52,42 @@ fn position_correction_settings_on_lines_512_positions() {
                 ..PositionCorrection::default()
             }),
         ),
+        (
+            "search all, every sweep, ±12 px",
+            Some(PositionCorrection {
+                coarse_every: 1,
+                coarse_count: 20,
+                search_px: 12,
+                step_px: 2,
+                min_gain: 0.02,
+                suspect_factor: 0.0,
+                ..PositionCorrection::default()
+            }),
+        ),
+        (
+            "search all, every 3rd sweep, ±8 px",
+            Some(PositionCorrection {
+                coarse_every: 3,
+                coarse_count: 10,
+                search_px: 8,
+                step_px: 2,
+                min_gain: 0.02,
+                suspect_factor: 0.0,
+                ..PositionCorrection::default()
+            }),
+        ),
+        (
+            "search all, every sweep, ±4 px",
+            Some(PositionCorrection {
+                coarse_every: 1,
+                coarse_count: 30,
+                search_px: 4,
+                step_px: 1,
+                min_gain: 0.0,
+                suspect_factor: 0.0,
+                ..PositionCorrection::default()
+            }),
+        ),
     ];
     for (name, correction) in settings {
         let result = run_epie(
