@@ -15,19 +15,9 @@ use ptychostudio::infer::stitch::StitchWeights;
 use ptychostudio::metrics::evaluate::evaluate;
 use ptychostudio::positions::{PositionErrors, displace, error_stats};
 
-#[test]
-#[ignore = "a measurement on the reference's lines-512 file: run by hand"]
-fn position_correction_settings_on_lines_512_positions() {
-    let path = Path::new("../shared/data/reference_lines/test.npz");
-    let truth_scan = load(path, &LoadOptions::default()).unwrap().dataset;
-    let truth = truth_scan.positions_px().to_vec();
-    let given = displace(&truth, &PositionErrors::default());
-    let scan = truth_scan.with_positions(given.clone()).unwrap();
-    let object = truth_scan.object().unwrap();
-    let weights = StitchWeights::Illumination.patch_weights(truth_scan.probe());
-    println!("given: {:?}", error_stats(&given, &truth));
-    let sweeps: usize = std::env::var("PTYCHO_SWEEPS").map_or(40, |s| s.parse().unwrap());
-    let settings: Vec<(&str, Option<PositionCorrection>)> = vec![
+/// The settings compared, by name.
+fn settings() -> Vec<(&'static str, Option<PositionCorrection>)> {
+    vec![
         ("no correction", None),
         ("default", Some(PositionCorrection::default())),
         (
@@ -88,7 +78,22 @@ fn position_correction_settings_on_lines_512_positions() {
                 ..PositionCorrection::default()
             }),
         ),
-    ];
+    ]
+}
+
+#[test]
+#[ignore = "a measurement on the reference's lines-512 file: run by hand"]
+fn position_correction_settings_on_lines_512_positions() {
+    let path = Path::new("../shared/data/reference_lines/test.npz");
+    let truth_scan = load(path, &LoadOptions::default()).unwrap().dataset;
+    let truth = truth_scan.positions_px().to_vec();
+    let given = displace(&truth, &PositionErrors::default());
+    let scan = truth_scan.with_positions(given.clone()).unwrap();
+    let object = truth_scan.object().unwrap();
+    let weights = StitchWeights::Illumination.patch_weights(truth_scan.probe());
+    println!("given: {:?}", error_stats(&given, &truth));
+    let sweeps: usize = std::env::var("PTYCHO_SWEEPS").map_or(40, |s| s.parse().unwrap());
+    let settings = settings();
     for (name, correction) in settings {
         let result = run_epie(
             &scan,
