@@ -1,6 +1,6 @@
 //! ePIE's position correction on `lines-512-positions` (the reference's `lines-512` test file,
 //! its positions given displaced by `PositionErrors::default()`), several settings side by
-//! side: run by hand, `cargo test --test position_tuning -- --ignored --nocapture`. Each line:
+//! side: run by hand, `cargo test --test diagnosis position_tuning -- --ignored --nocapture`. Each line:
 //! the positions against the truth (global shift removed) and the object's Pearson against the
 //! true object over the pixels lit at the true positions.
 

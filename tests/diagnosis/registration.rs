@@ -1,7 +1,7 @@
 //! Diagnosis of the network's position registration on `lines-512-positions`, with a trained
 //! model (too slow for CI: run by hand). Train one, for example
 //! `ptychostudio bench quality --case lines-512-positions --output-dir out/pos/given`, then
-//! `PTYCHO_POSITIONS_MODEL=out/pos/given/model cargo test --test registration_diagnosis --
+//! `PTYCHO_POSITIONS_MODEL=out/pos/given/model cargo test --test diagnosis registration --
 //! --ignored --nocapture`. Prints how far the registration takes the positions from the truth,
 //! started from the given (displaced) positions and from the true ones.
 

@@ -1,7 +1,7 @@
 //! Why the network's amplitude comes out flat on the Siemens star: does the data constrain it?
 //! Run by hand (a minute of ePIE, and optionally a network reconstruction):
 //! `PTYCHO_STAR_NETWORK=out/star/default/reconstructed_reconstruction.npz cargo test --test
-//! amplitude_diagnosis -- --ignored --nocapture`.
+//! diagnosis amplitude -- --ignored --nocapture`.
 //!
 //! ePIE's 100-sweep object is changed one way at a time, keeping its probe and positions, and
 //! each variant's data fit ([`ptychostudio::metrics::residual`]) is printed: the amplitude made
