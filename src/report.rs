@@ -15,7 +15,7 @@ use crate::infer::stitch::StitchWeights;
 use crate::io::report::{LossCurve, Report, ReportImage, ReportMap, utc_timestamp};
 use crate::metrics::align::display_phase;
 use crate::metrics::evaluate::{ChannelScores, Evaluation, evaluate};
-use crate::metrics::region::COVERED_FRACTION;
+use crate::metrics::region::{COVERED_FRACTION, unlit_as_nan};
 use crate::metrics::residual::{data_fit, nearest_pixel_positions, residual_map};
 use crate::metrics::trust::{TrustChecks, trust_checks};
 use crate::train::{EpochRecord, ModelBundle};
@@ -306,9 +306,7 @@ pub fn compose(inputs: &ReportInputs<'_>) -> Report {
             .filter(|lit| lit.dim() == recon.object.dim());
         let unlit = if lit.is_some() { ", grey: not lit" } else { "" };
         let mask = |values: Array2<f32>| match lit {
-            Some(lit) => ndarray::Zip::from(&values)
-                .and(lit)
-                .map_collect(|&v, &l| if l { v } else { f32::NAN }),
+            Some(lit) => unlit_as_nan(values, lit),
             None => values,
         };
         report.images.push(ReportImage {

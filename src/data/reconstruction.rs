@@ -8,7 +8,7 @@ use num_complex::Complex32;
 use crate::io::png::{PngError, write_amplitude_phase};
 use crate::io::product::Product;
 use crate::io::{NpzError, NpzWriter};
-use crate::metrics::region::{COVERED_FRACTION, illumination};
+use crate::metrics::region::{COVERED_FRACTION, illumination, unlit_as_nan};
 
 use super::{Dataset, PhysicalInfo};
 
@@ -198,18 +198,12 @@ impl Reconstruction {
         self.to_product(dataset, prefix).write(&files.product)?;
         // The pictures show what was reconstructed: pixels lit under COVERED_FRACTION of a
         // probe's peak are grey, and the phase is rotated by the mean over the lit pixels.
-        let dark = lit.mapv(|v| v < COVERED_FRACTION || v.is_nan());
+        let lit = lit.mapv(|v| v >= COVERED_FRACTION);
         let masked = ndarray::Zip::from(&self.object)
-            .and(&dark)
-            .map_collect(|&o, &d| if d { Complex32::default() } else { o });
-        let mut amplitude = self.object.mapv(Complex32::norm);
-        let mut phase = mean_rotated_phase(&masked);
-        for ((a, p), &d) in amplitude.iter_mut().zip(phase.iter_mut()).zip(&dark) {
-            if d {
-                *a = f32::NAN;
-                *p = f32::NAN;
-            }
-        }
+            .and(&lit)
+            .map_collect(|&o, &l| if l { o } else { Complex32::default() });
+        let amplitude = unlit_as_nan(self.object.mapv(Complex32::norm), &lit);
+        let phase = unlit_as_nan(mean_rotated_phase(&masked), &lit);
         write_amplitude_phase(&files.amplitude_png, &files.phase_png, &amplitude, &phase)?;
         Ok(files)
     }

@@ -50,6 +50,17 @@ pub fn illuminated(
     illumination(positions_px, patch_weights, top_left_px, shape).mapv(|v| v >= COVERED_FRACTION)
 }
 
+/// `values` with the pixels outside `lit` set to NaN (drawn grey: nothing reconstructed them).
+/// `lit` must have `values`' shape.
+pub fn unlit_as_nan(mut values: Array2<f32>, lit: &Array2<bool>) -> Array2<f32> {
+    ndarray::Zip::from(&mut values).and(lit).for_each(|v, &l| {
+        if !l {
+            *v = f32::NAN;
+        }
+    });
+    values
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

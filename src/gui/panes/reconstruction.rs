@@ -14,6 +14,7 @@ use crate::gui::widgets::image_view::{BarKind, ColorBar, ImageView};
 use crate::io::png::{ColorMap, finite_range, fitted_phase_range};
 use crate::metrics::align::display_phase;
 use crate::metrics::evaluate::ChannelScores;
+use crate::metrics::region::unlit_as_nan;
 
 /// Amplitude and phase views of one object.
 #[derive(Debug)]
@@ -66,9 +67,7 @@ impl ObjectPair {
                 | (u64::from(lit.is_some()) << 2),
         );
         let mask = |values: ndarray::Array2<f32>| match lit {
-            Some(lit) => ndarray::Zip::from(&values)
-                .and(lit)
-                .map_collect(|&v, &l| if l { v } else { f32::NAN }),
+            Some(lit) => unlit_as_nan(values, lit),
             None => values,
         };
         let mut range = self.range;
