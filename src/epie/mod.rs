@@ -8,7 +8,7 @@
 pub mod positions;
 pub mod seed;
 
-use ndarray::{Array2, Axis};
+use ndarray::{Array2, Array3, Axis};
 use num_complex::Complex32;
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
@@ -112,10 +112,26 @@ impl Epie {
     /// Sets up the canvas (object = 1) and the probe from the dataset. With position correction
     /// the canvas has room for every position to move by the search radius.
     pub fn new(dataset: &Dataset, config: EpieConfig) -> Self {
-        let n = dataset.n();
+        Self::from_arrays(
+            dataset.diffraction(),
+            dataset.positions_px(),
+            dataset.probe(),
+            config,
+        )
+    }
+
+    /// [`Epie::new`] from the arrays themselves, at any pattern size (the network's sizes
+    /// do not bind ePIE): `[m, n, n]` DC-centred amplitudes, one `[x, y]` per pattern, and an
+    /// `[n, n]` probe. The caller keeps the shapes consistent.
+    pub fn from_arrays(
+        diffraction: &Array3<f32>,
+        positions_px: &[[f64; 2]],
+        probe: &Array2<Complex32>,
+        config: EpieConfig,
+    ) -> Self {
+        let n = probe.nrows();
         let half = (n / 2) as f64;
-        let tops: Vec<(i64, i64)> = dataset
-            .positions_px()
+        let tops: Vec<(i64, i64)> = positions_px
             .iter()
             .map(|p| ((p[1] - half).round() as i64, (p[0] - half).round() as i64))
             .collect();
@@ -132,8 +148,7 @@ impl Epie {
             .map(|&(r, c)| ((r - min_r + pad) as usize, (c - min_c + pad) as usize))
             .collect();
         let h = n / 2;
-        let measured_t = dataset
-            .diffraction()
+        let measured_t = diffraction
             .axis_iter(Axis(0))
             .map(|a| {
                 let mut t = vec![0.0f32; n * n];
@@ -152,10 +167,10 @@ impl Epie {
             object: vec![Complex32::new(1.0, 0.0); rows * cols],
             rows,
             cols,
-            probe: dataset.probe().iter().copied().collect(),
+            probe: probe.iter().copied().collect(),
             corners,
-            positions: dataset.positions_px().to_vec(),
-            original: dataset.positions_px().to_vec(),
+            positions: positions_px.to_vec(),
+            original: positions_px.to_vec(),
             measured_t,
             origin_px: [(min_c - pad) as f64, (min_r - pad) as f64],
             rng: ChaCha8Rng::seed_from_u64(config.seed),
@@ -257,14 +272,17 @@ impl Epie {
         let mut work = vec![Complex32::default(); n * n];
         let mut spectrum = vec![Complex32::default(); n * n];
         let (mut misfit, mut energy) = (0.0f64, 0.0f64);
+        let mut frame = ProbeFrame::new(n);
         for j in order {
+            let frac = self.probe_frame(j, correction.is_some(), &mut frame);
+            let probe_j = &frame.probe;
             let (r0, c0) = self.corners[j];
             let cols = self.cols;
             for r in 0..n {
                 let start = (r0 + r) * cols + c0;
                 patch[r * n..(r + 1) * n].copy_from_slice(&self.object[start..start + n]);
             }
-            for ((w, p), o) in work.iter_mut().zip(&self.probe).zip(&patch) {
+            for ((w, p), o) in work.iter_mut().zip(probe_j.iter()).zip(&patch) {
                 *w = p * o;
             }
             psi.copy_from_slice(&work);
@@ -294,14 +312,13 @@ impl Epie {
                     n,
                     object: &self.object,
                     canvas: (self.rows, self.cols),
-                    probe: &self.probe,
+                    probe: probe_j,
                 };
                 let [dx, dy] = gauss_newton_shift(&scene, &work, (r0, c0), c.max_step_px);
-                let at = self.position_of((r0, c0));
-                self.positions[j] = [at[0] + dx, at[1] + dy];
+                let p = &mut self.positions[j];
+                *p = [p[0] + dx, p[1] + dy];
             }
-            let probe_max = self
-                .probe
+            let probe_max = probe_j
                 .iter()
                 .map(|p| p.norm_sqr())
                 .fold(0.0f32, f32::max)
@@ -320,15 +337,13 @@ impl Epie {
                 for ((d, o), (p, w)) in dst
                     .iter_mut()
                     .zip(&patch[row.clone()])
-                    .zip(self.probe[row.clone()].iter().zip(&work[row]))
+                    .zip(probe_j[row.clone()].iter().zip(&work[row]))
                 {
                     *d = o + p.conj() * w * a;
                 }
             }
             if update_probe {
-                for ((p, o), d) in self.probe.iter_mut().zip(&patch).zip(&work) {
-                    *p += o.conj() * d * b;
-                }
+                self.add_probe_update(&patch, &work, b, frac, &mut frame);
             }
         }
         if correction.is_some() {
@@ -337,6 +352,71 @@ impl Epie {
         let error = if energy > 0.0 { misfit / energy } else { 0.0 };
         self.errors.push(error);
         error
+    }
+
+    /// Places position `j` for its update and fills `frame.probe` with the probe it sees.
+    /// With position correction a position is continuous: its patch is read at the nearest
+    /// whole-pixel corner and the probe moved by the remaining fraction, which is returned
+    /// (`None` when the probe is not moved).
+    fn probe_frame(
+        &mut self,
+        j: usize,
+        correcting: bool,
+        frame: &mut ProbeFrame,
+    ) -> Option<[f64; 2]> {
+        let frac = if correcting {
+            self.corners[j] = self.corner_of(self.positions[j]);
+            let at = self.position_of(self.corners[j]);
+            let p = &mut self.positions[j];
+            let frac = [
+                (p[0] - at[0]).clamp(-0.5, 0.5),
+                (p[1] - at[1]).clamp(-0.5, 0.5),
+            ];
+            *p = [at[0] + frac[0], at[1] + frac[1]];
+            Some(frac).filter(|f| f[0].abs() > 1e-3 || f[1].abs() > 1e-3)
+        } else {
+            None
+        };
+        match frac {
+            Some(frac) => positions::shift_subpixel(
+                &self.fft,
+                &self.probe,
+                frac,
+                &mut frame.probe,
+                &mut frame.scratch,
+            ),
+            None => frame.probe.copy_from_slice(&self.probe),
+        }
+        frac
+    }
+
+    /// The probe step conj(O)·Δψ·`b`, made in the frame of a position moved by `frac`, moved
+    /// back before it is added.
+    fn add_probe_update(
+        &mut self,
+        patch: &[Complex32],
+        delta: &[Complex32],
+        b: f32,
+        frac: Option<[f64; 2]>,
+        frame: &mut ProbeFrame,
+    ) {
+        for ((u, o), d) in frame.update.iter_mut().zip(patch).zip(delta) {
+            *u = o.conj() * d * b;
+        }
+        if let Some(frac) = frac {
+            let back = [-frac[0], -frac[1]];
+            positions::shift_subpixel(
+                &self.fft,
+                &frame.update,
+                back,
+                &mut frame.probe,
+                &mut frame.scratch,
+            );
+            frame.update.copy_from_slice(&frame.probe);
+        }
+        for (p, u) in self.probe.iter_mut().zip(&frame.update) {
+            *p += u;
+        }
     }
 
     /// Runs the configured sweeps, calling `progress` after each; stops early when it returns
@@ -389,6 +469,26 @@ impl Epie {
             origin_px: self.origin_px,
             errors: self.errors,
             positions_px: self.positions,
+        }
+    }
+}
+
+/// Work buffers for the probe as one position sees it.
+struct ProbeFrame {
+    /// The probe, moved by the position's sub-pixel fraction.
+    probe: Vec<Complex32>,
+    /// A probe update before it is moved back.
+    update: Vec<Complex32>,
+    /// FFT scratch.
+    scratch: Vec<Complex32>,
+}
+
+impl ProbeFrame {
+    fn new(n: usize) -> Self {
+        Self {
+            probe: vec![Complex32::default(); n * n],
+            update: vec![Complex32::default(); n * n],
+            scratch: vec![Complex32::default(); n * n],
         }
     }
 }

@@ -3,11 +3,14 @@
 //! - `amplitude`: does the star's data constrain the amplitude? (docs/measured-scans.md)
 //! - `registration`: the network's position registration with a trained model
 //!   (docs/positions.md)
+//! - `coarse_positions`: ePIE's position correction coarse-to-fine, from the truth, or on
+//!   jitter alone (docs/positions.md)
 //! - `position_tuning`: ePIE's position-correction settings on `lines-512-positions`
 //!   (docs/positions.md)
 //!
 //! `cargo test --test diagnosis NAME -- --ignored --nocapture`.
 
 mod amplitude;
+mod coarse_positions;
 mod position_tuning;
 mod registration;
