@@ -336,6 +336,38 @@ fn export_writes_a_png_report() {
     );
 }
 
+/// With "correct positions" ticked, ePIE refines the scan positions and the dataset pane draws
+/// them over the given ones, with how far they moved.
+#[test]
+fn epie_position_correction_is_drawn_in_the_dataset_pane() {
+    let dir = tempfile::tempdir().unwrap();
+    let scan = write_scan(dir.path());
+    let mut h = harness(dir.path(), Some(scan));
+    step_until(&mut h, "the scan to load", loaded);
+    h.state_mut().state.epie_iterations = 6;
+    click(&mut h, "Reconstruction");
+    click(&mut h, "correct positions");
+    assert!(h.state().state.epie_correct_positions);
+    click(&mut h, "Run ePIE");
+    step_until(&mut h, "ePIE", |app| {
+        app.session.epie.is_none() && app.session.comparison.value.is_some()
+    });
+    let refined = h.state().session.refined_positions.clone().unwrap();
+    let given = h
+        .state()
+        .session
+        .dataset
+        .as_ref()
+        .unwrap()
+        .dataset
+        .positions_px()
+        .to_vec();
+    assert_eq!(refined.positions_px.len(), given.len());
+    assert_ne!(refined.positions_px, given, "the positions moved");
+    click(&mut h, "Dataset");
+    h.get_by_label_contains("refined by ePIE, 6 sweeps: moved");
+}
+
 /// The window's Export and `ptychostudio report` draw the same page, byte for byte, from the
 /// same scan and model (the date fixed: the window's by its launch option, the command's by
 /// `SOURCE_DATE_EPOCH`).

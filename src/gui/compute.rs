@@ -186,6 +186,10 @@ pub(super) fn start_epie(session: &mut Session, env: &mut Env<'_>, seeded: bool)
     let label = if seeded { "PtychoPINN + ePIE" } else { "ePIE" };
     let dataset = view.dataset.clone();
     let iterations = env.state.epie_iterations.max(1);
+    let correct_positions = env
+        .state
+        .epie_correct_positions
+        .then(crate::epie::positions::PositionCorrection::default);
     // The window recolours the canvas per update: at most every 250 ms, and the last sweep.
     let every = Duration::from_millis(250);
     let job = StreamingJob::spawn("epie", env.ctx, 2, every, move |mut progress| {
@@ -193,6 +197,7 @@ pub(super) fn start_epie(session: &mut Session, env: &mut Env<'_>, seeded: bool)
             &dataset,
             EpieConfig {
                 iterations,
+                correct_positions,
                 ..EpieConfig::default()
             },
         );

@@ -6,7 +6,9 @@ use std::time::{Duration, Instant};
 use super::actions::{open_dataset, use_trained_model};
 use super::command::Command;
 use super::env::{Env, file_name};
-use super::session::{DialogPurpose, Level, ModelJobResult, ObjectView, PreviewImages, Session};
+use super::session::{
+    DialogPurpose, Level, ModelJobResult, ObjectView, PreviewImages, RefinedPositions, Session,
+};
 use crate::train::TrainEvent;
 
 /// Collects what every job reported since the last frame; spends at most ~10 ms on events.
@@ -76,6 +78,7 @@ fn poll_loading(session: &mut Session, env: &mut Env<'_>) {
             session.reconstruction.set(None);
             session.metrics = None;
             session.checks = None;
+            session.refined_positions = None;
             session.failed_open = None;
             view.version = version;
             session.dataset = Some(view);
@@ -343,6 +346,26 @@ fn poll_epie(session: &mut Session) {
                     result.errors.last().copied().unwrap_or(f64::NAN)
                 ),
             );
+            let moved = session
+                .dataset
+                .as_ref()
+                .map(|view| view.dataset.positions_px())
+                .filter(|given| result.positions_px.as_slice() != *given);
+            if let Some(given) = moved {
+                let stats = crate::positions::error_stats(&result.positions_px, given);
+                session.log(
+                    Level::Info,
+                    format!(
+                        "{label} moved the positions by {:.2} px RMS (largest {:.1} px, mean \
+                         shift removed); the dataset pane draws them",
+                        stats.rms_px, stats.max_px
+                    ),
+                );
+                session.refined_positions = Some(RefinedPositions {
+                    label: format!("{label}, {sweeps} sweeps"),
+                    positions_px: result.positions_px.clone(),
+                });
+            }
             session.comparison.set(Some(ObjectView {
                 label: format!("{label}, {sweeps} sweeps"),
                 object: result.object,

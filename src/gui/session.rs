@@ -233,6 +233,15 @@ pub struct ReconstructionRun {
     pub total: usize,
 }
 
+/// Scan positions as a method refined them.
+#[derive(Debug, Clone)]
+pub struct RefinedPositions {
+    /// Which method ("ePIE, 20 sweeps").
+    pub label: String,
+    /// `[x, y]` object pixels, one per pattern of the loaded scan.
+    pub positions_px: Vec<[f64; 2]>,
+}
+
 /// A running ePIE comparison.
 #[derive(Debug)]
 pub struct EpieRun {
@@ -271,6 +280,8 @@ pub struct Session {
     pub comparison: Versioned<Option<ObjectView>>,
     /// The running ePIE.
     pub epie: Option<EpieRun>,
+    /// Scan positions a method refined on this scan (drawn over the given ones).
+    pub refined_positions: Option<RefinedPositions>,
     /// §7 metrics of the reconstruction against the true object.
     pub metrics: Option<Evaluation>,
     /// The reconstruction's checks without a ground truth (flat phase, amplitude at the bound).

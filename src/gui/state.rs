@@ -103,6 +103,8 @@ pub struct AppState {
     pub runs_dir: Option<PathBuf>,
     /// ePIE sweeps for the comparison.
     pub epie_iterations: usize,
+    /// Let ePIE refine the scan positions (drawn over the given ones in the dataset pane).
+    pub epie_correct_positions: bool,
     /// View options.
     pub view: ViewOptions,
 }
@@ -120,6 +122,7 @@ impl Default for AppState {
             preview_every: 1,
             runs_dir: None,
             epie_iterations: 20,
+            epie_correct_positions: false,
             view: ViewOptions::default(),
         }
     }

@@ -3,11 +3,11 @@
 //! hover value) and the scan positions with the current pattern highlighted.
 
 use eframe::egui::{self, Color32, RichText, vec2};
-use egui_plot::{MarkerShape, Plot, PlotPoints, Points};
+use egui_plot::{Arrows, Legend, MarkerShape, Plot, PlotPoints, Points};
 
 use super::PaneCtx;
 use crate::gui::command::Command;
-use crate::gui::session::{DatasetView, OpenFailure, OpenFix};
+use crate::gui::session::{DatasetView, OpenFailure, OpenFix, RefinedPositions, Session};
 use crate::gui::widgets::colormap::{log1p10, real_image};
 use crate::gui::widgets::image_view::{BarKind, ColorBar, ImageView};
 use crate::io::png::{ColorMap, finite_range};
@@ -122,7 +122,8 @@ impl DatasetPane {
         ui.columns(2, |cols| {
             summary_ui(&mut cols[0], view);
             cols[0].add_space(8.0);
-            positions_ui(&mut cols[0], view, self.index);
+            let refined = refined_positions(pane.session, view);
+            positions_ui(&mut cols[0], view, self.index, refined.as_ref());
             self.browser_ui(
                 &mut cols[1],
                 view,
@@ -217,21 +218,66 @@ fn summary_ui(ui: &mut egui::Ui, view: &DatasetView) {
     }
 }
 
-fn positions_ui(ui: &mut egui::Ui, view: &DatasetView, current: usize) {
+/// The positions refined on this scan: ePIE's last correction, else the model's own.
+fn refined_positions(session: &Session, view: &DatasetView) -> Option<RefinedPositions> {
+    session.refined_positions.clone().or_else(|| {
+        let model = session.model.as_ref()?;
+        let at = model.bundle.at_refined_positions(&view.dataset)?;
+        Some(RefinedPositions {
+            label: "the model's training".into(),
+            positions_px: at.positions_px().to_vec(),
+        })
+    })
+}
+
+/// The scan positions (y down, as in the images), the current pattern's marked; refined
+/// positions, when a method refined them, drawn over the given ones with an arrow from each
+/// given position to its refined one.
+fn positions_ui(
+    ui: &mut egui::Ui,
+    view: &DatasetView,
+    current: usize,
+    refined: Option<&RefinedPositions>,
+) {
     let positions = view.dataset.positions_px();
-    // y down, as in the images.
-    let all: Vec<[f64; 2]> = positions.iter().map(|p| [p[0], -p[1]]).collect();
+    let flip = |p: &[f64; 2]| [p[0], -p[1]];
+    let all: Vec<[f64; 2]> = positions.iter().map(flip).collect();
     let here = positions
         .get(current)
-        .map(|p| vec![[p[0], -p[1]]])
+        .map(|p| vec![flip(p)])
         .unwrap_or_default();
     ui.label(RichText::new("Scan positions (object pixels, y down)").strong());
+    let refined = refined.filter(|r| r.positions_px.len() == positions.len());
+    if let Some(r) = refined {
+        let stats = crate::positions::error_stats(&r.positions_px, positions);
+        ui.label(format!(
+            "refined by {}: moved {:.2} px RMS, largest {:.1} px (mean shift removed)",
+            r.label, stats.rms_px, stats.max_px
+        ));
+    }
+    let refined_colour = Color32::from_rgb(250, 160, 40);
     Plot::new("positions")
         .data_aspect(1.0)
         .height(ui.available_height().clamp(160.0, 420.0))
         .y_axis_formatter(|mark, _| format!("{:.0}", -mark.value))
+        .legend(Legend::default())
         .show(ui, |plot| {
-            plot.points(Points::new("positions", PlotPoints::from(all)).radius(1.5));
+            plot.points(Points::new("given", PlotPoints::from(all)).radius(1.5));
+            if let Some(r) = refined {
+                let from: Vec<[f64; 2]> = positions.iter().map(flip).collect();
+                let to: Vec<[f64; 2]> = r.positions_px.iter().map(flip).collect();
+                plot.arrows(
+                    Arrows::new("moves", PlotPoints::from(from), PlotPoints::from(to))
+                        .color(refined_colour.gamma_multiply(0.7))
+                        .tip_length(4.0),
+                );
+                let points: Vec<[f64; 2]> = r.positions_px.iter().map(flip).collect();
+                plot.points(
+                    Points::new("refined", PlotPoints::from(points))
+                        .radius(1.5)
+                        .color(refined_colour),
+                );
+            }
             plot.points(
                 Points::new("current pattern", PlotPoints::from(here))
                     .radius(6.0)

@@ -253,6 +253,47 @@ fn model_status_ui(ui: &mut egui::Ui, s: &Session) {
     }
 }
 
+/// ePIE's sweeps, position correction and the two buttons (from scratch, seeded).
+fn epie_controls_ui(ui: &mut egui::Ui, pane: &mut PaneCtx<'_>) {
+    let s: &Session = pane.session;
+    ui.add(
+        egui::DragValue::new(&mut pane.state.epie_iterations)
+            .range(1..=500)
+            .suffix(" sweeps"),
+    );
+    ui.checkbox(&mut pane.state.epie_correct_positions, "correct positions")
+        .on_hover_text(
+            "ePIE refines the scan positions as it goes (whole-pixel search for the worst \
+             fitting, sub-pixel steps for all); the dataset pane draws them over the given \
+             ones",
+        );
+    if s.epie.is_some() {
+        if ui.button("Stop ePIE").clicked() {
+            pane.commands.push(Command::StopEpie);
+        }
+    } else if ui
+        .add_enabled(s.dataset.is_some(), egui::Button::new("Run ePIE"))
+        .on_hover_text("The iterative baseline (CPU), shown beside the network's result")
+        .clicked()
+    {
+        pane.commands.push(Command::RunEpie);
+    }
+    if s.epie.is_none()
+        && ui
+            .add_enabled(
+                s.reconstruction.value.is_some() && s.model.is_some(),
+                egui::Button::new("Refine with ePIE"),
+            )
+            .on_hover_text(
+                "Run the sweeps of ePIE starting from the network's object and probe (the \
+                 network gives a good picture early; ePIE polishes it), shown beside it",
+            )
+            .clicked()
+    {
+        pane.commands.push(Command::RefineWithEpie);
+    }
+}
+
 fn toolbar_ui(ui: &mut egui::Ui, pane: &mut PaneCtx<'_>) {
     let s: &Session = pane.session;
     ui.horizontal_wrapped(|ui| {
@@ -298,36 +339,7 @@ fn toolbar_ui(ui: &mut egui::Ui, pane: &mut PaneCtx<'_>) {
             pane.commands.push(Command::StopReconstruction);
         }
         ui.separator();
-        ui.add(
-            egui::DragValue::new(&mut pane.state.epie_iterations)
-                .range(1..=500)
-                .suffix(" sweeps"),
-        );
-        if s.epie.is_some() {
-            if ui.button("Stop ePIE").clicked() {
-                pane.commands.push(Command::StopEpie);
-            }
-        } else if ui
-            .add_enabled(s.dataset.is_some(), egui::Button::new("Run ePIE"))
-            .on_hover_text("The iterative baseline (CPU), shown beside the network's result")
-            .clicked()
-        {
-            pane.commands.push(Command::RunEpie);
-        }
-        if s.epie.is_none()
-            && ui
-                .add_enabled(
-                    s.reconstruction.value.is_some() && s.model.is_some(),
-                    egui::Button::new("Refine with ePIE"),
-                )
-                .on_hover_text(
-                    "Run the sweeps of ePIE starting from the network's object and probe (the \
-                     network gives a good picture early; ePIE polishes it), shown beside it",
-                )
-                .clicked()
-        {
-            pane.commands.push(Command::RefineWithEpie);
-        }
+        epie_controls_ui(ui, pane);
         ui.separator();
         ui.checkbox(&mut pane.state.view.remove_phase_ramp, "remove phase ramp")
             .on_hover_text("Subtract the least-squares plane from the phase (display only)");
