@@ -1,6 +1,6 @@
 //! Training must recover the phase of a simulated object within its first optimiser steps
 //! (CPU, under a minute), so that a regression to the twin-image basin (a flat or
-//! anti-correlated phase, README "Quality") fails CI.
+//! anti-correlated phase, docs/quality.md) fails CI.
 //!
 //! The §9 probe is real and centro-symmetric: one pattern cannot tell the object from its twin
 //! Ō(c − r). A network trained on single patterns picks a side by chance (here seed 3 picks the

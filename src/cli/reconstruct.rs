@@ -28,7 +28,7 @@ pub struct ReconstructArgs {
     #[arg(long, value_name = "PX")]
     pub crop: Option<usize>,
     /// Before the final stitch, choose each patch's twin and phase factor by its overlap with
-    /// its neighbours (off by default; see the README's Quality section).
+    /// its neighbours (off by default; see docs/quality.md).
     #[arg(long)]
     pub overlap_pass: bool,
     /// Then run K sweeps of ePIE started from the network's object and probe (the probe

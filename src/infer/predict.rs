@@ -30,7 +30,7 @@ pub struct InferOptions {
     pub crop: Option<usize>,
     /// Resolve each patch's twin and global phase against its overlapping neighbours before
     /// the final stitch (see [`super::overlap`]). Off by default: on the network's patches of
-    /// the reference's test scan it lowered the phase Pearson (README, Quality).
+    /// the reference's test scan it lowered the phase Pearson (docs/quality.md).
     pub overlap_pass: bool,
 }
 

@@ -65,7 +65,7 @@ pub struct TrainConfig {
     /// the scan's probe (or ePIE's, with `probe_from_epie`). Its normalisation (§3.3) is kept
     /// inside the graph, so only its shape and phase are learned. The learned probe is saved
     /// with the model. On by default: a measured probe guess is never exact (the real Siemens
-    /// star: phase Pearson against ePIE 0.908 trained, 0.715 fixed; README "Quality"). A
+    /// star: phase Pearson against ePIE 0.908 trained, 0.715 fixed; docs/quality.md). A
     /// `config.json` written before the default changed was trained with it fixed.
     #[serde(default = "trained_before_train_probe_default")]
     pub train_probe: bool,
@@ -97,7 +97,7 @@ pub struct TrainConfig {
     /// where they overlap: by the probe's intensity |P|² by default. The central box leaves a
     /// patch's outer ring to its neighbours' boxes alone and averages disagreeing patches with
     /// equal weight; |P|² weighs each pixel by how much light it got. Measured on lines-512,
-    /// phase Pearson after 2 epochs: see the README's Quality section. A model directory
+    /// phase Pearson after 2 epochs: see docs/quality.md. A model directory
     /// written before the setting existed was trained with the box.
     #[serde(default = "trained_before_overlap_merge_weights")]
     pub overlap_merge_weights: MergeWeights,
@@ -126,7 +126,7 @@ pub struct TrainConfig {
     /// Optimiser steps over which the learning rate ramps linearly from learning_rate / steps
     /// up to learning_rate (0: no warm-up). Adam's first steps move every weight by about the
     /// full rate at once; without a ramp they switch off a third of the ReLU units before the
-    /// network has seen the data (see the README's Quality section).
+    /// network has seen the data (see docs/quality.md).
     pub warmup_steps: usize,
     /// The plateau schedule never goes below this.
     pub min_learning_rate: f64,

@@ -66,8 +66,8 @@ fn settings_ui(
         ui.label(n.map_or_else(|| "– (open a scan)".into(), |n| n.to_string()));
         ui.end_row();
         // Gridsize 2 is withdrawn from the window: at the same pattern budget it did not learn
-        // the star (phase 0.232 against ePIE after 30 epochs) and lags on the lines (README
-        // "Quality"). A setting restored from an older session is brought back to 1.
+        // the star (phase 0.232 against ePIE after 30 epochs) and lags on the lines
+        // (docs/quality.md). A setting restored from an older session is brought back to 1.
         config.gridsize = 1;
         ui.label("gridsize").on_hover_text(GRIDSIZE_TIP);
         ui.label("1").on_hover_text(GRIDSIZE_TIP);
