@@ -336,6 +336,38 @@ fn export_writes_a_png_report() {
     );
 }
 
+/// HDF5 files open in the window as NPZ files do; a master without positions is refused with a
+/// button to choose a positions file, and nothing else changes.
+#[test]
+fn hdf5_scans_open_in_the_window() {
+    let dir = tempfile::tempdir().unwrap();
+    let fixtures = std::path::Path::new("tests/fixtures/hdf5");
+    let mut h = harness(dir.path(), Some(fixtures.join("scan.cxi")));
+    step_until(&mut h, "the CXI file to load", loaded);
+    h.get_by_label("64 patterns of 64 × 64 px");
+    h.state_mut()
+        .push(Command::OpenDataset(fixtures.join("eiger_master.h5")));
+    step_until(&mut h, "the master to be refused", |app| {
+        app.session.failed_open.is_some() && app.session.loading.is_none()
+    });
+    h.get_by_label("Choose a positions file…");
+    let mut options = h.state().session.failed_open.clone().unwrap().options;
+    options.hdf5.positions = Some(fixtures.join("eiger_positions.csv"));
+    h.state_mut().push(Command::OpenDatasetWith(
+        fixtures.join("eiger_master.h5"),
+        options,
+    ));
+    step_until(&mut h, "the master with positions", |app| {
+        app.session.failed_open.is_none()
+            && app.session.loading.is_none()
+            && app
+                .session
+                .dataset
+                .as_ref()
+                .is_some_and(|d| d.path.ends_with("eiger_master.h5"))
+    });
+}
+
 /// With "correct positions" ticked, ePIE refines the scan positions and the dataset pane draws
 /// them over the given ones, with how far they moved.
 #[test]

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use clap::Args;
 
 use crate::data::LoadOptions;
+use crate::data::options::Hdf5Options;
 
 /// Flags every subcommand takes.
 #[derive(Debug, Clone, Args)]
@@ -33,6 +34,31 @@ pub struct LoadArgs {
     /// For a ptychodus diffraction file: the product file holding probe and positions.
     #[arg(long, value_name = "FILE")]
     pub product: Option<PathBuf>,
+    /// HDF5: the dataset holding the frames, when the file's layout is not recognised (e.g.
+    /// /exchange/data).
+    #[arg(long, value_name = "PATH")]
+    pub h5_data: Option<String>,
+    /// HDF5: scan positions from a text file whose header names the columns and unit
+    /// (x_m,y_m / x_um,y_um / x_nm,y_nm / x_px,y_px; x = columns, y = rows).
+    #[arg(long, value_name = "FILE")]
+    pub positions: Option<PathBuf>,
+    /// HDF5: the probe from an NPY or NPZ file (complex N × N); default: the file's own, else
+    /// one estimated from the mean pattern.
+    #[arg(long, value_name = "FILE")]
+    pub probe: Option<PathBuf>,
+    /// HDF5: the pattern size N cut around the beam centre (default: the largest of 64, 128,
+    /// 256 that fits the frame).
+    #[arg(long, value_name = "N")]
+    pub pattern_size: Option<usize>,
+    /// HDF5: photon energy, eV (overrides the file's).
+    #[arg(long, value_name = "EV")]
+    pub energy_ev: Option<f64>,
+    /// HDF5: sample-detector distance, m (overrides the file's).
+    #[arg(long, value_name = "M")]
+    pub distance_m: Option<f64>,
+    /// HDF5: detector pixel size, m (overrides the file's).
+    #[arg(long, value_name = "M")]
+    pub detector_pixel_m: Option<f64>,
 }
 
 impl LoadArgs {
@@ -47,6 +73,15 @@ impl LoadArgs {
             sqrt: tri(self.sqrt, self.no_sqrt),
             fftshift: tri(self.fftshift, self.no_fftshift),
             product: self.product.clone(),
+            hdf5: Hdf5Options {
+                data_path: self.h5_data.clone(),
+                positions: self.positions.clone(),
+                probe: self.probe.clone(),
+                n: self.pattern_size,
+                energy_ev: self.energy_ev,
+                distance_m: self.distance_m,
+                detector_pixel_m: self.detector_pixel_m,
+            },
         }
     }
 }

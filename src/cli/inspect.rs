@@ -11,7 +11,7 @@ use crate::data::inspect::InspectReport;
 /// Arguments of `inspect`.
 #[derive(Debug, Args)]
 pub struct InspectArgs {
-    /// The NPZ file.
+    /// The NPZ or HDF5 file.
     pub file: PathBuf,
     /// Print JSON instead of text.
     #[arg(long)]
@@ -39,7 +39,7 @@ pub fn run(args: &InspectArgs) -> anyhow::Result<()> {
         "layout: {}",
         report.layout.as_deref().unwrap_or("unrecognised")
     );
-    println!("arrays:");
+    println!("arrays (datasets of an HDF5 file):");
     for a in &report.arrays {
         let shape = a
             .shape

@@ -110,9 +110,13 @@ fn describe(key: &str, result: Result<NpyArray, NpzError>) -> ArrayInfo {
 }
 
 impl InspectReport {
-    /// Reads every array of `path` and tries to load it as a dataset with `options`. Fails only
-    /// when the file is not a readable NPZ at all; everything else becomes a warning.
-    pub fn build(path: &Path, options: &LoadOptions) -> Result<Self, NpzError> {
+    /// Reads every array of `path` (every dataset of an HDF5 file) and tries to load it as a
+    /// dataset with `options`. Fails only when the file is not a readable NPZ or HDF5 file at
+    /// all; everything else becomes a warning.
+    pub fn build(path: &Path, options: &LoadOptions) -> Result<Self, DatasetError> {
+        if crate::io::hdf5::is_hdf5(path) {
+            return Ok(Self::build_hdf5(path, options)?);
+        }
         let mut reader = NpzReader::open(path)?;
         let keys = reader.keys().to_vec();
         let arrays: Vec<ArrayInfo> = keys.iter().map(|k| describe(k, reader.read(k))).collect();
@@ -131,24 +135,7 @@ impl InspectReport {
                 a.key, a.non_finite
             ));
         }
-        let (dataset, notes) = match load(path, options) {
-            Ok(loaded) => {
-                let ds = &loaded.dataset;
-                let summary = DatasetSummary {
-                    n: ds.n(),
-                    patterns: ds.len(),
-                    scan_extent_px: ds.scan_extent_px(),
-                    mean_counts_per_pattern: ds.mean_counts_per_pattern(),
-                    probe_power: ds.probe().iter().map(|c| f64::from(c.norm_sqr())).sum(),
-                    object_shape: ds.object().map(|o| [o.nrows(), o.ncols()]),
-                };
-                (Some(summary), loaded.notes)
-            }
-            Err(e) => {
-                warnings.push(short_problem(&e, layout));
-                (None, Vec::new())
-            }
-        };
+        let (dataset, notes) = summarise(path, options, layout, &mut warnings);
         Ok(Self {
             file: path.display().to_string(),
             layout: layout.map(|l| l.describe().to_owned()),
@@ -157,6 +144,88 @@ impl InspectReport {
             notes,
             warnings,
         })
+    }
+}
+
+impl InspectReport {
+    /// The HDF5 file's tree (each dataset's shape and type, and why one cannot be opened) and
+    /// the scan it makes.
+    fn build_hdf5(path: &Path, options: &LoadOptions) -> Result<Self, crate::io::hdf5::Hdf5Error> {
+        let file = crate::io::hdf5::open(path)?;
+        let nodes = crate::io::hdf5::list_tree(&file);
+        let mut warnings: Vec<String> = nodes
+            .iter()
+            .filter_map(|n| {
+                n.problem
+                    .as_ref()
+                    .map(|p| format!("cannot open {}: {p}", n.path))
+            })
+            .collect();
+        let arrays = nodes
+            .into_iter()
+            .filter(|n| n.shape.is_some() || n.problem.is_some())
+            .map(|n| ArrayInfo {
+                key: n.path,
+                dtype: n.shape.as_ref().map(|_| n.dtype.clone()),
+                shape: n.shape,
+                min: None,
+                max: None,
+                mean: None,
+                non_finite: 0,
+                text: None,
+                error: n.problem,
+            })
+            .collect();
+        drop(file);
+        let (dataset, notes, layout) = match load(path, options) {
+            Ok(loaded) => {
+                let layout = loaded.layout.describe().to_owned();
+                (
+                    Some(summary_of(&loaded.dataset)),
+                    loaded.notes,
+                    Some(layout),
+                )
+            }
+            Err(e) => {
+                warnings.push(format!("not loadable as a scan: {e}"));
+                (None, Vec::new(), None)
+            }
+        };
+        Ok(Self {
+            file: path.display().to_string(),
+            layout,
+            arrays,
+            dataset,
+            notes,
+            warnings,
+        })
+    }
+}
+
+fn summary_of(ds: &super::Dataset) -> DatasetSummary {
+    DatasetSummary {
+        n: ds.n(),
+        patterns: ds.len(),
+        scan_extent_px: ds.scan_extent_px(),
+        mean_counts_per_pattern: ds.mean_counts_per_pattern(),
+        probe_power: ds.probe().iter().map(|c| f64::from(c.norm_sqr())).sum(),
+        object_shape: ds.object().map(|o| [o.nrows(), o.ncols()]),
+    }
+}
+
+/// The dataset `path` makes with `options` and the loader's notes, or the problem as a warning.
+fn summarise(
+    path: &Path,
+    options: &LoadOptions,
+    layout: Option<Layout>,
+    warnings: &mut Vec<String>,
+) -> (Option<DatasetSummary>, Vec<String>) {
+    match load(path, options) {
+        Ok(loaded) => (Some(summary_of(&loaded.dataset)), loaded.notes),
+        Err(e) => {
+            warnings.push(short_problem(&e, layout));
+            (None, Vec::new())
+        }
     }
 }
 

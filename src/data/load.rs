@@ -1,7 +1,7 @@
 //! Loading a scan from any layout we know into a validated [`Dataset`], with notes on every
 //! conversion made.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use ndarray::{Array2, Array3, ArrayD, Axis, Ix2, Ix3};
 use num_complex::Complex32;
@@ -14,35 +14,15 @@ use crate::io::npy::NpyArray;
 use crate::io::product::Product;
 use crate::io::schema::Layout;
 
-/// How to treat conventions a file may get wrong. `None` = detect, and refuse with a message
-/// naming the flag when the data look wrong.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct LoadOptions {
-    /// `Some(true)`: take √ of the patterns (they are counts); `Some(false)`: use them as
-    /// amplitudes even if they look like counts.
-    pub sqrt: Option<bool>,
-    /// `Some(true)`: move DC from the corner to the centre; `Some(false)`: leave as is.
-    pub fftshift: Option<bool>,
-    /// For a ptychodus diffraction file: the product file with probe and positions.
-    pub product: Option<PathBuf>,
-}
+pub use super::options::{LoadOptions, Loaded};
 
-/// A loaded dataset and what was done to get it.
-#[derive(Debug, Clone)]
-pub struct Loaded {
-    /// The validated scan.
-    pub dataset: Dataset,
-    /// The layout the file had.
-    pub layout: Layout,
-    /// Conversions made and things worth knowing, one sentence each.
-    pub notes: Vec<String>,
-    /// Every probe mode the file holds (mode 0 is the dataset's probe), for viewing.
-    pub probe_modes: Vec<Array2<Complex32>>,
-}
-
-/// Loads a scan: PtychoPINN raw or canonical NPZ, or a ptychodus diffraction NPZ with its
-/// product file (`options.product`).
+/// Loads a scan: PtychoPINN raw or canonical NPZ, a ptychodus diffraction NPZ with its
+/// product file (`options.product`), or an HDF5 file (CXI, Eiger/NeXus master, a stack; see
+/// [`super::hdf5_scan`]).
 pub fn load(path: &Path, options: &LoadOptions) -> Result<Loaded, DatasetError> {
+    if crate::io::hdf5::is_hdf5(path) {
+        return super::hdf5_scan::load_hdf5(path, options);
+    }
     let mut reader = NpzReader::open(path)?;
     let layout = Layout::detect(reader.keys()).ok_or_else(|| DatasetError::UnknownLayout {
         keys: reader.keys().to_vec(),
@@ -61,6 +41,8 @@ pub fn load(path: &Path, options: &LoadOptions) -> Result<Loaded, DatasetError> 
             load_ptychodus(&mut reader, &Product::read(product)?, options, &mut notes)?
         }
         Layout::PtychodusProduct => return Err(DatasetError::ProductIsNotAScan),
+        // Detected by signature before the NPZ is opened; never a key layout.
+        Layout::Hdf5(_) => return super::hdf5_scan::load_hdf5(path, options),
     };
     if probe_modes.is_empty() {
         probe_modes.push(dataset.probe().clone());

@@ -10,11 +10,14 @@
 pub mod dataset;
 pub mod detect;
 pub mod grouping;
+pub mod hdf5_scan;
 pub mod inspect;
 pub mod load;
 pub mod normalize;
+pub mod options;
 pub mod reconstruction;
 pub mod save;
+pub mod sidecar;
 pub mod simulate;
 pub mod summary;
 
@@ -131,4 +134,15 @@ pub enum DatasetError {
     /// Grouping could not be done as configured.
     #[error("grouping: {0}")]
     Grouping(String),
+    /// An HDF5 file, or an object in it, could not be read as a scan.
+    #[error(transparent)]
+    Hdf5(#[from] crate::io::hdf5::Hdf5Error),
+    /// An HDF5 scan whose file holds no positions, and none were given.
+    #[error(
+        "no scan positions: the file holds none; give a positions file with --positions FILE (a header such as x_um,y_um, then one line per frame)"
+    )]
+    NoPositions,
+    /// What the user gave with a scan (positions file, probe file, geometry) does not fit.
+    #[error("{0}")]
+    ScanInput(String),
 }

@@ -25,6 +25,9 @@ pub fn apply(session: &mut Session, env: &mut Env<'_>, command: Command) {
         Command::BrowseProduct(path, options) => {
             browse(session, env, DialogPurpose::Product(path, options));
         }
+        Command::BrowsePositions(path, options) => {
+            browse(session, env, DialogPurpose::Positions(path, options));
+        }
         Command::OpenDemo => open_demo(session, env),
         Command::ShowPane(pane) => env.state.pane = pane,
         Command::BrowseDataset => browse(session, env, DialogPurpose::OpenDataset),
@@ -117,8 +120,12 @@ fn browse(session: &mut Session, env: &mut Env<'_>, purpose: DialogPurpose) {
                 .add_filter("ptychodus product", &["npz"])
                 .set_title("Choose the ptychodus product file (probe, positions)")
                 .pick_file(),
+            DialogPurpose::Positions(..) => dialog
+                .add_filter("positions (x_um,y_um, …)", &["csv", "txt", "dat"])
+                .set_title("Choose the scan positions file")
+                .pick_file(),
             DialogPurpose::OpenDataset => dialog
-                .add_filter("NPZ scan", &["npz"])
+                .add_filter("scan", &["npz", "h5", "hdf5", "cxi", "nxs"])
                 .set_title("Open a scan")
                 .pick_file(),
             DialogPurpose::LoadModel => dialog.set_title("Load a model directory").pick_folder(),

@@ -16,6 +16,8 @@ pub enum Command {
     OpenDatasetWith(PathBuf, LoadOptions),
     /// Ask for the ptychodus product file that goes with this diffraction file, then open both.
     BrowseProduct(PathBuf, LoadOptions),
+    /// Choose a positions file for this HDF5 scan, then open it with these options.
+    BrowsePositions(PathBuf, LoadOptions),
     /// Generate and load the demo dataset (the §9 case, smaller).
     OpenDemo,
     /// Show a pane.

@@ -105,6 +105,10 @@ fn poll_dialog(session: &mut Session, commands: &mut Vec<Command>) {
                 options.product = Some(path);
                 Command::OpenDatasetWith(scan, options)
             }
+            DialogPurpose::Positions(scan, mut options) => {
+                options.hdf5.positions = Some(path);
+                Command::OpenDatasetWith(scan, options)
+            }
             DialogPurpose::OpenDataset => Command::OpenDataset(path),
             DialogPurpose::LoadModel => Command::LoadModel(path),
             DialogPurpose::SaveModel => Command::SaveModel(path),

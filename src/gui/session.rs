@@ -305,6 +305,8 @@ pub enum OpenFix {
     Fftshift(bool),
     /// Choose the ptychodus product file.
     Product,
+    /// Choose a positions file for an HDF5 scan.
+    Positions,
 }
 
 impl OpenFix {
@@ -316,6 +318,7 @@ impl OpenFix {
             Self::Fftshift(true) => "Open with fftshift (DC at the corner)",
             Self::Fftshift(false) => "Open without fftshift anyway",
             Self::Product => "Choose the product file…",
+            Self::Positions => "Choose a positions file…",
         }
     }
 }
@@ -345,6 +348,7 @@ impl OpenFailure {
             E::LooksLikeIntensity { .. } => vec![OpenFix::Sqrt(true), OpenFix::Sqrt(false)],
             E::DcAtCorner { .. } => vec![OpenFix::Fftshift(true), OpenFix::Fftshift(false)],
             E::NeedsProduct => vec![OpenFix::Product],
+            E::NoPositions => vec![OpenFix::Positions],
             _ => Vec::new(),
         };
         Self {
@@ -357,12 +361,14 @@ impl OpenFailure {
 }
 
 /// What a dialog's answer is used for.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum DialogPurpose {
     /// Open a dataset.
     OpenDataset,
     /// The product file for a ptychodus diffraction file, opened with these options.
     Product(PathBuf, crate::data::LoadOptions),
+    /// The positions file for an HDF5 scan, opened with these options.
+    Positions(PathBuf, crate::data::LoadOptions),
     /// Load a model directory.
     LoadModel,
     /// Save the model to a directory.

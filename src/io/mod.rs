@@ -3,6 +3,7 @@
 //! Knows nothing of `data`, Burn or egui: it reads and writes arrays and plain structs.
 
 pub mod atomic;
+pub mod hdf5;
 pub mod npy;
 pub mod npz;
 pub mod npz_error;

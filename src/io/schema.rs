@@ -1,6 +1,6 @@
 //! Which layout an NPZ file has, judged from its keys.
 
-/// The NPZ layouts we read.
+/// The layouts we read: NPZ by their keys, HDF5 by their groups.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub enum Layout {
     /// PtychoPINN raw NPZ: `diff3d`, `xcoords`, `ycoords`, `probeGuess` (physics.md §1).
@@ -11,6 +11,8 @@ pub enum Layout {
     PtychodusDiffraction,
     /// ptychodus product file: `probe`, `object`, `probe_position_x_m`, … (a reconstruction).
     PtychodusProduct,
+    /// An HDF5 file (CXI, Eiger/NeXus master, a stack of frames).
+    Hdf5(crate::io::hdf5::Hdf5Layout),
 }
 
 impl Layout {
@@ -36,7 +38,7 @@ impl Layout {
             Self::PinnRaw => Some("diff3d"),
             Self::PinnCanonical => Some("diffraction"),
             Self::PtychodusDiffraction => Some("patterns"),
-            Self::PtychodusProduct => None,
+            Self::PtychodusProduct | Self::Hdf5(_) => None,
         }
     }
 
@@ -47,6 +49,7 @@ impl Layout {
             Self::PinnCanonical => "PtychoPINN canonical NPZ (diffraction)",
             Self::PtychodusDiffraction => "ptychodus diffraction NPZ (patterns)",
             Self::PtychodusProduct => "ptychodus product NPZ (probe, object, positions)",
+            Self::Hdf5(layout) => layout.describe(),
         }
     }
 }

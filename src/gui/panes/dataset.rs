@@ -86,6 +86,7 @@ pub fn error_ui(ui: &mut egui::Ui, failure: &OpenFailure, commands: &mut Vec<Com
                                 Command::OpenDatasetWith(path, options)
                             }
                             OpenFix::Product => Command::BrowseProduct(path, options),
+                            OpenFix::Positions => Command::BrowsePositions(path, options),
                         });
                     }
                 }

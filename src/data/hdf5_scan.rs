@@ -1,0 +1,450 @@
+//! An HDF5 scan ([`crate::io::hdf5::RawScan`]) made into a [`Dataset`]: an N × N window cut
+//! around the beam centre, bad pixels filled from their neighbours, √counts, positions in
+//! object pixels from the geometry, and the probe from the file, a file the user names, or an
+//! estimate from the data.
+
+use std::path::Path;
+
+use ndarray::{Array2, Array3, Axis};
+use num_complex::Complex32;
+
+use super::dataset::SUPPORTED_N;
+use super::options::{Hdf5Options, LoadOptions, Loaded};
+use super::sidecar::read_positions;
+use super::{Dataset, DatasetError, DatasetParts, PhysicalInfo};
+use crate::fft::Fft2;
+use crate::io::hdf5::scan::window;
+use crate::io::hdf5::{RawScan, ScanGeometry, read_scan};
+use crate::io::schema::Layout;
+
+/// hc in eV·m: λ = hc / E.
+const HC_EV_M: f64 = 1.239_841_984e-6;
+
+/// Loads an HDF5 scan (see the module's documentation).
+pub fn load_hdf5(path: &Path, options: &LoadOptions) -> Result<Loaded, DatasetError> {
+    let h5 = &options.hdf5;
+    let raw = read_scan(path, h5.data_path.as_deref())?;
+    let mut notes = raw.notes.clone();
+    notes.push(format!(
+        "{} frames of {} × {} from {}",
+        raw.frames.len_of(Axis(0)),
+        raw.frames.shape()[1],
+        raw.frames.shape()[2],
+        raw.frames_from.join(", ")
+    ));
+    let geometry = ScanGeometry {
+        energy_ev: h5.energy_ev.or(raw.geometry.energy_ev),
+        distance_m: h5.distance_m.or(raw.geometry.distance_m),
+        detector_pixel_m: h5
+            .detector_pixel_m
+            .map(|p| [p, p])
+            .or(raw.geometry.detector_pixel_m),
+        beam_center_px: raw.geometry.beam_center_px,
+    };
+    let (m, rows, cols) = raw.frames.dim();
+    let n = pattern_size(h5.n, rows, cols, &mut notes)?;
+    let bad = bad_pixels(&raw, &mut notes);
+    let centre = geometry.beam_center_px.unwrap_or_else(|| {
+        let c = estimate_centre(&raw.frames, &bad);
+        notes.push(format!(
+            "beam centre estimated from the mean frame at column {:.1}, row {:.1}",
+            c[0], c[1]
+        ));
+        c
+    });
+    let top = centre[1].round() as i64 - (n / 2) as i64;
+    let left = centre[0].round() as i64 - (n / 2) as i64;
+    if top != 0 || left != 0 || rows != n || cols != n {
+        notes.push(format!(
+            "patterns cut to {n} × {n} around the beam centre (rows {top}…{}, columns {left}…{}; \
+             outside the frame is zero)",
+            top + n as i64 - 1,
+            left + n as i64 - 1
+        ));
+    }
+    let mut counts = window(&raw.frames, top, left, n);
+    let bad_window = window(&bad.mapv(f32::from).insert_axis(Axis(0)), top, left, n)
+        .index_axis_move(Axis(0), 0)
+        .mapv(|v| v > 0.5);
+    let filled = fill_bad_pixels(&mut counts, &bad_window);
+    if filled > 0 {
+        notes.push(format!(
+            "{filled} bad pixels in the window filled with the mean of their good neighbours"
+        ));
+    }
+    let diffraction = if options.sqrt == Some(false) {
+        counts
+    } else {
+        notes.push("detector counts taken as amplitudes: √counts".into());
+        counts.mapv(|v| v.max(0.0).sqrt())
+    };
+    let pixel_m = object_pixel_m(&geometry, n);
+    let positions_px = positions_px(&raw, h5, pixel_m, n, m, &mut notes)?;
+    let probe = probe(&raw, h5, &diffraction, n, &mut notes)?;
+    let mut dataset = Dataset::new(DatasetParts {
+        diffraction,
+        positions_px,
+        probe,
+        object: None,
+        scan_index: None,
+    })?;
+    dataset.physical = PhysicalInfo {
+        pixel_size_m: pixel_m.map(|p| p[0]),
+        photon_energy_ev: geometry.energy_ev,
+        detector_distance_m: geometry.distance_m,
+    };
+    let probe_modes = vec![dataset.probe().clone()];
+    Ok(Loaded {
+        dataset,
+        layout: Layout::Hdf5(raw.layout),
+        notes,
+        probe_modes,
+    })
+}
+
+fn input_error(message: impl Into<String>) -> DatasetError {
+    DatasetError::ScanInput(message.into())
+}
+
+/// N: the user's, else the largest supported size that fits the frame (64 when none does).
+fn pattern_size(
+    asked: Option<usize>,
+    rows: usize,
+    cols: usize,
+    notes: &mut Vec<String>,
+) -> Result<usize, DatasetError> {
+    if let Some(n) = asked {
+        if !SUPPORTED_N.contains(&n) {
+            return Err(input_error(format!(
+                "pattern size {n} asked for: the network takes N in {SUPPORTED_N:?}"
+            )));
+        }
+        return Ok(n);
+    }
+    let fits = SUPPORTED_N
+        .iter()
+        .copied()
+        .filter(|&n| n <= rows.min(cols))
+        .max();
+    Ok(fits.unwrap_or_else(|| {
+        notes.push(format!(
+            "frames of {rows} × {cols} are smaller than the smallest pattern size: padded to 64 × 64"
+        ));
+        64
+    }))
+}
+
+/// The bad pixels of the frame: the file's mask, and pixels a detector marks by an impossible
+/// value (negative, or the u32 maximum) in any frame.
+fn bad_pixels(raw: &RawScan, notes: &mut Vec<String>) -> Array2<bool> {
+    let (_, rows, cols) = raw.frames.dim();
+    let mut bad = match &raw.bad_pixels {
+        Some(mask) if mask.dim() == (rows, cols) => {
+            notes.push(format!(
+                "the file's mask marks {} bad pixels",
+                mask.iter().filter(|&&b| b).count()
+            ));
+            mask.clone()
+        }
+        Some(mask) => {
+            notes.push(format!(
+                "the file's mask is {:?}, the frames {rows} × {cols}: mask not used",
+                mask.dim()
+            ));
+            Array2::from_elem((rows, cols), false)
+        }
+        None => Array2::from_elem((rows, cols), false),
+    };
+    let marked_before = bad.iter().filter(|&&b| b).count();
+    for frame in raw.frames.outer_iter() {
+        ndarray::Zip::from(&mut bad)
+            .and(&frame)
+            .for_each(|b, &v| *b |= !v.is_finite() || !(0.0..4.294_967e9).contains(&v));
+    }
+    let marked = bad.iter().filter(|&&b| b).count() - marked_before;
+    if marked > 0 {
+        notes.push(format!(
+            "{marked} pixels hold a detector's bad-pixel value (negative or the u32 maximum)"
+        ));
+    }
+    bad
+}
+
+/// The beam centre `[column, row]`: the centroid of the mean frame's pixels above 10 % of its
+/// peak (the direct beam and the bright centre of the pattern).
+fn estimate_centre(frames: &Array3<f32>, bad: &Array2<bool>) -> [f64; 2] {
+    let mean = frames.mean_axis(Axis(0)).unwrap_or_default();
+    let peak = mean
+        .indexed_iter()
+        .filter(|(i, _)| !bad[*i])
+        .map(|(_, &v)| v)
+        .fold(0.0f32, f32::max);
+    let (mut sum, mut sx, mut sy) = (0.0f64, 0.0f64, 0.0f64);
+    for ((r, c), &v) in mean.indexed_iter() {
+        if !bad[(r, c)] && v > 0.1 * peak {
+            let w = f64::from(v);
+            sum += w;
+            sx += w * c as f64;
+            sy += w * r as f64;
+        }
+    }
+    if sum > 0.0 {
+        [sx / sum, sy / sum]
+    } else {
+        let (_, rows, cols) = frames.dim();
+        [(cols / 2) as f64, (rows / 2) as f64]
+    }
+}
+
+/// Replaces every bad pixel by the mean of its good 8-neighbours in each frame (0 when it has
+/// none); returns how many pixels were bad.
+fn fill_bad_pixels(frames: &mut Array3<f32>, bad: &Array2<bool>) -> usize {
+    let (rows, cols) = bad.dim();
+    let list: Vec<(usize, usize)> = bad
+        .indexed_iter()
+        .filter(|(_, b)| **b)
+        .map(|(i, _)| i)
+        .collect();
+    for mut frame in frames.outer_iter_mut() {
+        for &(r, c) in &list {
+            let (mut sum, mut count) = (0.0f32, 0u32);
+            for dr in -1i64..=1 {
+                for dc in -1i64..=1 {
+                    let (rr, cc) = (r as i64 + dr, c as i64 + dc);
+                    if (dr, dc) != (0, 0)
+                        && rr >= 0
+                        && cc >= 0
+                        && (rr as usize) < rows
+                        && (cc as usize) < cols
+                        && !bad[(rr as usize, cc as usize)]
+                    {
+                        sum += frame[(rr as usize, cc as usize)];
+                        count += 1;
+                    }
+                }
+            }
+            frame[(r, c)] = if count > 0 { sum / count as f32 } else { 0.0 };
+        }
+    }
+    list.len()
+}
+
+/// The object pixel `[x, y]` in metres, λ·z / (N·p), when the geometry is known.
+fn object_pixel_m(geometry: &ScanGeometry, n: usize) -> Option<[f64; 2]> {
+    let wavelength = HC_EV_M / geometry.energy_ev.filter(|e| *e > 0.0)?;
+    let z = geometry.distance_m.filter(|z| *z > 0.0)?;
+    let [px, py] = geometry
+        .detector_pixel_m
+        .filter(|p| p[0] > 0.0 && p[1] > 0.0)?;
+    Some([
+        wavelength * z / (n as f64 * px),
+        wavelength * z / (n as f64 * py),
+    ])
+}
+
+/// The positions in object pixels: from the sidecar file when given, else the file's own.
+fn positions_px(
+    raw: &RawScan,
+    h5: &Hdf5Options,
+    pixel_m: Option<[f64; 2]>,
+    n: usize,
+    m: usize,
+    notes: &mut Vec<String>,
+) -> Result<Vec<[f64; 2]>, DatasetError> {
+    let (values, metres_per_unit, from) = if let Some(file) = &h5.positions {
+        let sidecar = read_positions(file).map_err(input_error)?;
+        (
+            sidecar.values,
+            sidecar.unit.metres(),
+            file.display().to_string(),
+        )
+    } else if let Some(p) = &raw.positions_m {
+        (p.clone(), Some(1.0), "the file".to_owned())
+    } else {
+        return Err(DatasetError::NoPositions);
+    };
+    if values.len() != m {
+        return Err(DatasetError::CountMismatch {
+            key: format!("positions ({from})"),
+            found: values.len(),
+            expected: m,
+        });
+    }
+    let mut px: Vec<[f64; 2]> = match metres_per_unit {
+        None => values,
+        Some(scale) => {
+            let pixel = pixel_m.ok_or_else(|| {
+                input_error(format!(
+                    "positions in {from} are in metres, but the object pixel size λz/(Np) needs \
+                     the photon energy, the detector distance and the detector pixel size, and \
+                     the file does not give them all: pass --energy-ev, --distance-m and \
+                     --detector-pixel-m"
+                ))
+            })?;
+            notes.push(format!(
+                "positions from {from} converted to object pixels of {:.4e} m (λz/(Np))",
+                pixel[0]
+            ));
+            values
+                .iter()
+                .map(|v| [v[0] * scale / pixel[0], v[1] * scale / pixel[1]])
+                .collect()
+        }
+    };
+    // Stage coordinates have an arbitrary origin: put the scan's corner at N/2.
+    let min_x = px.iter().map(|p| p[0]).fold(f64::INFINITY, f64::min);
+    let min_y = px.iter().map(|p| p[1]).fold(f64::INFINITY, f64::min);
+    let half = (n / 2) as f64;
+    if metres_per_unit.is_some() || min_x < half || min_y < half {
+        let shift = [half - min_x, half - min_y];
+        for p in &mut px {
+            p[0] += shift[0];
+            p[1] += shift[1];
+        }
+    }
+    Ok(px)
+}
+
+/// The probe: the user's file, else the file's own (when it is N × N), else the estimate whose
+/// far field is the mean pattern's amplitude (flat phase: a focused beam).
+fn probe(
+    raw: &RawScan,
+    h5: &Hdf5Options,
+    diffraction: &Array3<f32>,
+    n: usize,
+    notes: &mut Vec<String>,
+) -> Result<Array2<Complex32>, DatasetError> {
+    if let Some(file) = &h5.probe {
+        let probe = read_probe_file(file)?;
+        if probe.dim() != (n, n) {
+            return Err(DatasetError::BadShape {
+                key: format!("probe ({})", file.display()),
+                found: probe.shape().to_vec(),
+                expected: format!("({n}, {n}), the pattern size"),
+            });
+        }
+        notes.push(format!("probe from {}", file.display()));
+        return Ok(probe);
+    }
+    match &raw.probe {
+        Some(p) if p.dim() == (n, n) => {
+            notes.push("probe from the file".into());
+            return Ok(p.clone());
+        }
+        Some(p) => notes.push(format!(
+            "the file's probe is {:?}, the patterns {n} × {n}: not used",
+            p.dim()
+        )),
+        None => {}
+    }
+    notes.push(
+        "no probe in the file: starting from one estimated from the mean pattern (its far \
+         field is the mean amplitude, flat phase); training refines it"
+            .into(),
+    );
+    Ok(estimate_probe(diffraction))
+}
+
+/// The probe whose far field has the amplitude √(mean |pattern|²) and a flat phase, centred.
+pub fn estimate_probe(diffraction: &Array3<f32>) -> Array2<Complex32> {
+    let (m, n, _) = diffraction.dim();
+    let mut power = Array2::<f32>::zeros((n, n));
+    for p in diffraction.outer_iter() {
+        power += &p.mapv(|a| a * a);
+    }
+    let h = n / 2;
+    // DC-centred → DC at the corner, as the FFT wants it.
+    let mut spectrum = vec![Complex32::default(); n * n];
+    for r in 0..n {
+        for c in 0..n {
+            let v = (power[((r + h) % n, (c + h) % n)] / m.max(1) as f32).sqrt();
+            spectrum[r * n + c] = Complex32::new(v, 0.0);
+        }
+    }
+    Fft2::new(n, false).inverse(&mut spectrum);
+    // Centre it in real space.
+    Array2::from_shape_fn((n, n), |(r, c)| spectrum[((r + h) % n) * n + (c + h) % n])
+}
+
+/// A complex `(N, N)` probe from an NPY file, or an NPZ's `probe` / `probeGuess`.
+fn read_probe_file(path: &Path) -> Result<Array2<Complex32>, DatasetError> {
+    let is_npy = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("npy"));
+    let array = if is_npy {
+        let bytes = std::fs::read(path)
+            .map_err(|e| input_error(format!("{}: cannot read the probe: {e}", path.display())))?;
+        crate::io::npy::parse_npy(&bytes, "probe")?
+    } else {
+        let mut reader = crate::io::NpzReader::open(path)?;
+        let key = ["probe", "probeGuess"]
+            .into_iter()
+            .find(|k| reader.contains(k))
+            .ok_or_else(|| {
+                input_error(format!(
+                    "{}: no 'probe' or 'probeGuess' array for the probe",
+                    path.display()
+                ))
+            })?;
+        reader.read(key)?
+    };
+    let values = array.to_c32().ok_or_else(|| DatasetError::BadDtype {
+        key: format!("probe ({})", path.display()),
+        found: array.dtype.clone(),
+        expected: "complex64 or complex128".into(),
+    })?;
+    let shape = values.shape().to_vec();
+    let plane = match shape.len() {
+        2 => values.into_dimensionality::<ndarray::Ix2>().ok(),
+        3 if shape[0] >= 1 => values
+            .into_dimensionality::<ndarray::Ix3>()
+            .ok()
+            .map(|v| v.index_axis(Axis(0), 0).to_owned()),
+        _ => None,
+    };
+    plane.ok_or_else(|| DatasetError::BadShape {
+        key: format!("probe ({})", path.display()),
+        found: shape,
+        expected: "(N, N) or (modes, N, N)".into(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bad_pixel_takes_its_neighbours_mean() {
+        let mut frames = Array3::<f32>::from_elem((2, 3, 3), 2.0);
+        frames[(0, 1, 1)] = 1e9;
+        frames[(1, 0, 0)] = 8.0;
+        let mut bad = Array2::from_elem((3, 3), false);
+        bad[(1, 1)] = true;
+        assert_eq!(fill_bad_pixels(&mut frames, &bad), 1);
+        assert!((frames[(0, 1, 1)] - 2.0).abs() < 1e-6);
+        assert!((frames[(1, 1, 1)] - (8.0 + 7.0 * 2.0) / 8.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn the_estimated_probe_has_the_mean_patterns_power() {
+        let mut d = Array3::<f32>::zeros((2, 64, 64));
+        d[(0, 32, 32)] = 3.0;
+        d[(1, 32, 33)] = 4.0;
+        let p = estimate_probe(&d);
+        let power: f32 = p.iter().map(num_complex::Complex::norm_sqr).sum();
+        assert!((power - (9.0 + 16.0) / 2.0).abs() < 1e-3, "{power}");
+    }
+
+    #[test]
+    fn object_pixel_from_the_geometry() {
+        let g = ScanGeometry {
+            energy_ev: Some(8000.0),
+            distance_m: Some(2.0),
+            detector_pixel_m: Some([75e-6, 75e-6]),
+            beam_center_px: None,
+        };
+        let p = object_pixel_m(&g, 64).unwrap();
+        assert!((p[0] - 6.4575e-8).abs() < 1e-11, "{p:?}");
+        assert!(object_pixel_m(&ScanGeometry::default(), 64).is_none());
+    }
+}

@@ -1,0 +1,279 @@
+//! HDF5 in: the decoders against chunks the reference filters wrote, each layout of the
+//! fixtures (written by `scripts/hdf5-fixtures.py` with h5py and hdf5plugin) read as h5py reads
+//! it, trained on and reconstructed from, and bad files refused with one line naming the path.
+
+#![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed test
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use ptychostudio::data::{LoadOptions, load};
+use ptychostudio::io::hdf5::filters::{BITSHUFFLE_LZ4, bitshuffle_decode, lz4_decode};
+use ptychostudio::io::hdf5::{Hdf5Layout, read_scan};
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new("tests/fixtures/hdf5").join(name)
+}
+
+fn with_positions(name: &str) -> LoadOptions {
+    let mut options = LoadOptions::default();
+    options.hdf5.positions = Some(fixture(name));
+    options
+}
+
+fn fixtures_json() -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(fixture("fixtures.json")).unwrap()).unwrap()
+}
+
+#[test]
+fn decoders_match_the_reference_filters() {
+    let expected = std::fs::read(fixture("chunk_bshuf_lz4.expected.bin")).unwrap();
+    let chunk = std::fs::read(fixture("chunk_bshuf_lz4.bin")).unwrap();
+    assert_eq!(
+        bitshuffle_decode(&chunk, 4, BITSHUFFLE_LZ4, 0).unwrap(),
+        expected
+    );
+    let expected = std::fs::read(fixture("chunk_lz4.expected.bin")).unwrap();
+    let chunk = std::fs::read(fixture("chunk_lz4.bin")).unwrap();
+    assert_eq!(lz4_decode(&chunk).unwrap(), expected);
+    // A corrupt chunk is an error, not a panic or garbage.
+    let mut bad = std::fs::read(fixture("chunk_bshuf_lz4.bin")).unwrap();
+    bad.truncate(bad.len() / 2);
+    assert!(bitshuffle_decode(&bad, 4, BITSHUFFLE_LZ4, 0).is_err());
+}
+
+/// Σv and Σv·(i+1) over a frame's pixels, as the fixture script computes them.
+fn checksum(frame: &ndarray::ArrayView2<'_, f32>) -> [u64; 2] {
+    let mut sums = [0u64; 2];
+    for (i, &v) in frame.iter().enumerate() {
+        let v = v as u64;
+        sums[0] += v;
+        sums[1] += v * (i as u64 + 1);
+    }
+    sums
+}
+
+#[test]
+fn compressed_eiger_frames_equal_what_h5py_reads() {
+    let info = fixtures_json();
+    let expected: Vec<[u64; 2]> =
+        serde_json::from_value(info["eiger_frame_checksums"].clone()).unwrap();
+    for master in ["eiger_master.h5", "eiger_vds.h5"] {
+        let raw = read_scan(&fixture(master), None).unwrap();
+        assert_eq!(raw.layout, Hdf5Layout::NexusMaster);
+        assert_eq!(raw.frames.shape(), [expected.len(), 80, 72], "{master}");
+        let got: Vec<[u64; 2]> = raw.frames.outer_iter().map(|f| checksum(&f)).collect();
+        assert_eq!(got, expected, "{master}: frames differ from h5py's");
+        assert_eq!(raw.geometry.beam_center_px, Some([37.0, 39.0]));
+        assert_eq!(raw.geometry.energy_ev, Some(8000.0));
+    }
+    // The master's third link points at a file that is not there: skipped, said.
+    let raw = read_scan(&fixture("eiger_master.h5"), None).unwrap();
+    assert!(
+        raw.notes
+            .iter()
+            .any(|n| n.contains("data_000003") && n.contains("skipped")),
+        "{:?}",
+        raw.notes
+    );
+}
+
+#[test]
+fn every_layout_makes_the_same_scan() {
+    let cxi = load(&fixture("scan.cxi"), &LoadOptions::default()).unwrap();
+    let eiger = load(
+        &fixture("eiger_master.h5"),
+        &with_positions("eiger_positions.csv"),
+    )
+    .unwrap();
+    let vds = load(
+        &fixture("eiger_vds.h5"),
+        &with_positions("eiger_positions.csv"),
+    )
+    .unwrap();
+    for (name, loaded) in [("cxi", &cxi), ("eiger", &eiger), ("vds", &vds)] {
+        let d = &loaded.dataset;
+        assert_eq!((d.len(), d.n()), (64, 64), "{name}");
+        let pixel = d.physical.pixel_size_m.unwrap();
+        assert!((pixel - 6.4575e-8).abs() < 1e-11, "{name}: {pixel}");
+    }
+    assert_eq!(eiger.dataset.diffraction(), vds.dataset.diffraction());
+    // The CXI file's mask marks pixel (3, 5), filled from its neighbours; the rest is equal.
+    let mut a = cxi.dataset.diffraction().clone();
+    let mut b = eiger.dataset.diffraction().clone();
+    a.slice_mut(ndarray::s![.., 3, 5]).fill(0.0);
+    b.slice_mut(ndarray::s![.., 3, 5]).fill(0.0);
+    assert_eq!(a, b);
+    for (p, q) in cxi
+        .dataset
+        .positions_px()
+        .iter()
+        .zip(eiger.dataset.positions_px())
+    {
+        assert!(
+            (p[0] - q[0]).abs() < 1e-3 && (p[1] - q[1]).abs() < 1e-3,
+            "{p:?} {q:?}"
+        );
+    }
+    assert!(cxi.notes.iter().any(|n| n.contains("probe from the file")));
+    assert!(
+        eiger
+            .notes
+            .iter()
+            .any(|n| n.contains("estimated from the mean pattern"))
+    );
+}
+
+#[test]
+fn an_odd_sized_u16_stack_is_cut_around_the_beam() {
+    let loaded = load(
+        &fixture("odd_stack.h5"),
+        &with_positions("odd_positions.txt"),
+    )
+    .unwrap();
+    let d = loaded.dataset.diffraction();
+    assert_eq!(d.shape(), [64, 64, 64]);
+    // 61 rows with DC at row 30: two zero rows on top bring it to row 32.
+    assert!(d.slice(ndarray::s![.., 0..2, ..]).iter().all(|&v| v == 0.0));
+    let mean = d.mean_axis(ndarray::Axis(0)).unwrap();
+    let brightest = mean
+        .indexed_iter()
+        .max_by(|a, b| a.1.total_cmp(b.1))
+        .unwrap()
+        .0;
+    assert_eq!(brightest, (32, 32));
+    // No geometry, positions in pixels: none needed.
+    assert!(loaded.dataset.physical.pixel_size_m.is_none());
+}
+
+/// Loads `file` with `options`; the error, checked to be one line naming the file.
+fn refused(file: &Path, options: &LoadOptions) -> String {
+    let error = load(file, options).unwrap_err().to_string();
+    assert!(!error.contains('\n'), "one line: {error}");
+    error
+}
+
+#[test]
+fn bad_hdf5_files_give_one_line_errors_naming_the_path() {
+    let dir = tempfile::tempdir().unwrap();
+    // Truncated.
+    let bytes = std::fs::read(fixture("scan.cxi")).unwrap();
+    let truncated = dir.path().join("truncated.cxi");
+    std::fs::write(&truncated, &bytes[..bytes.len() / 3]).unwrap();
+    let e = refused(&truncated, &LoadOptions::default());
+    assert!(
+        e.contains("truncated.cxi") && e.contains("truncated"),
+        "{e}"
+    );
+    // A dataset that is not there, and one of the wrong rank.
+    let mut options = LoadOptions::default();
+    options.hdf5.data_path = Some("/entry_1/nothing".into());
+    let e = refused(&fixture("scan.cxi"), &options);
+    assert!(
+        e.contains("entry_1/nothing") && e.contains("doesn't exist"),
+        "{e}"
+    );
+    options.hdf5.data_path = Some("/entry_1/instrument_1/detector_1/mask".into());
+    let e = refused(&fixture("scan.cxi"), &options);
+    assert!(
+        e.contains("detector_1/mask") && e.contains("[64, 64]"),
+        "{e}"
+    );
+    // A master whose every data file is missing.
+    let lonely = dir.path().join("eiger_master.h5");
+    std::fs::copy(fixture("eiger_master.h5"), &lonely).unwrap();
+    let e = refused(&lonely, &with_positions("eiger_positions.csv"));
+    assert!(
+        e.contains("entry/data") && e.contains("none of the linked data files"),
+        "{e}"
+    );
+    // A filter we do not decode (Zstandard, 32015).
+    let e = refused(
+        &fixture("unknown_filter.h5"),
+        &with_positions("odd_positions.txt"),
+    );
+    assert!(e.contains("exchange/data") && e.contains("32015"), "{e}");
+    // No positions; positions in metres without the geometry; the wrong number of them.
+    let e = refused(&fixture("eiger_master.h5"), &LoadOptions::default());
+    assert!(e.contains("--positions"), "{e}");
+    let e = refused(
+        &fixture("odd_stack.h5"),
+        &with_positions("eiger_positions.csv"),
+    );
+    assert!(e.contains("--energy-ev"), "{e}");
+    let short = dir.path().join("short.csv");
+    std::fs::write(&short, "x_px,y_px\n40,40\n").unwrap();
+    let mut options = LoadOptions::default();
+    options.hdf5.positions = Some(short);
+    let e = refused(&fixture("odd_stack.h5"), &options);
+    assert!(e.contains("1 entries, expected 64"), "{e}");
+}
+
+fn ptychostudio(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_ptychostudio"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn inspect_train_and_reconstruct_from_an_eiger_master() {
+    let master = fixture("eiger_master.h5");
+    let positions = fixture("eiger_positions.csv");
+    let (m, p) = (master.to_str().unwrap(), positions.to_str().unwrap());
+    let out = ptychostudio(&["inspect", m, "--positions", p]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("Eiger / NeXus master") && text.contains("N = 64, M = 64"),
+        "{text}"
+    );
+    assert!(text.contains("/entry/data/data_000001"), "{text}");
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    let out = ptychostudio(&[
+        "train",
+        "--train-data-file",
+        m,
+        "--positions",
+        p,
+        "--output-dir",
+        run.to_str().unwrap(),
+        "--nepochs",
+        "1",
+        "--n-groups",
+        "16",
+        "--batch-size",
+        "8",
+        "--n-filters-scale",
+        "1",
+        "--quiet",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let infer = dir.path().join("infer");
+    let out = ptychostudio(&[
+        "infer",
+        "--model-path",
+        run.to_str().unwrap(),
+        "--test-data",
+        fixture("scan.cxi").to_str().unwrap(),
+        "--output-dir",
+        infer.to_str().unwrap(),
+        "--quiet",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(infer.join("reconstructed_reconstruction.npz").is_file());
+    assert!(infer.join("reconstructed_phase.png").is_file());
+}
