@@ -754,3 +754,73 @@ fn mutated_model_directories_are_refused_with_an_error_line_never_a_panic() {
     }
     tally.finish(&format!("model directories (seed {seed})"), started);
 }
+
+/// HDF5: every fixture truncated at random points, and the compressed chunks the decoders read
+/// flipped, cut and given wild headers. The files are read by the HDF5 library, which checks a
+/// truncated file against the length its superblock states; byte flips inside a file's
+/// metadata are not fuzzed here (that tests HDF5 itself, which can abort on them), but every
+/// byte our decoders see is.
+#[test]
+fn mutated_hdf5_files_and_chunks_are_refused_with_an_error_line_never_a_panic() {
+    use ptychostudio::io::hdf5::filters::{
+        BITSHUFFLE_LZ4, BITSHUFFLE_NONE, bitshuffle_decode, lz4_decode,
+    };
+    let cases = cases_from_env("PTYCHO_FUZZ_HDF5_CASES", 400);
+    let seed = seed_from_env();
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x4844_4635);
+    let fixtures = Path::new("tests/fixtures/hdf5");
+    let dir = tempfile::tempdir().unwrap();
+    let started = Instant::now();
+    let mut tally = Tally::default();
+    let files = ["scan.cxi", "odd_stack.h5", "eiger_data_000001.h5"];
+    for case in 0..cases / 4 {
+        let name = *pick(&mut rng, &files);
+        let mut bytes = std::fs::read(fixtures.join(name)).unwrap();
+        truncate(&mut rng, &mut bytes);
+        let path = dir.path().join(format!("cut-{name}"));
+        std::fs::write(&path, &bytes).unwrap();
+        let job_path = path.clone();
+        let outcome = guarded(move || {
+            let mut options = LoadOptions::default();
+            options.hdf5.positions =
+                Some(Path::new("tests/fixtures/hdf5/odd_positions.txt").into());
+            load(&job_path, &options)
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        });
+        tally.record(&format!("truncated {name}, case {case}"), outcome, &path);
+    }
+    let chunks = [
+        std::fs::read(fixtures.join("chunk_bshuf_lz4.bin")).unwrap(),
+        std::fs::read(fixtures.join("chunk_lz4.bin")).unwrap(),
+    ];
+    for case in 0..cases - cases / 4 {
+        let which = rng.random_range(0..2usize);
+        let mut bytes = chunks[which].clone();
+        match rng.random_range(0..3) {
+            0 => flip_bytes(&mut rng, &mut bytes),
+            1 => truncate(&mut rng, &mut bytes),
+            _ => {
+                // A wild size or block in the header.
+                let field = rng.random_range(0..3usize);
+                let value = wild_usize(&mut rng).to_be_bytes();
+                let (at, len) = [(0, 8), (8, 4), (12, 4)][field];
+                if bytes.len() >= at + len {
+                    bytes[at..at + len].copy_from_slice(&value[8 - len..]);
+                }
+            }
+        }
+        let elem_size = *pick(&mut rng, &[1usize, 2, 4, 8]);
+        let mode = *pick(&mut rng, &[BITSHUFFLE_LZ4, BITSHUFFLE_NONE]);
+        let outcome = guarded(move || {
+            let decoded = if which == 0 {
+                bitshuffle_decode(&bytes, elem_size, mode, 0)
+            } else {
+                lz4_decode(&bytes)
+            };
+            decoded.map(|_| ()).map_err(|e| e.to_string())
+        });
+        tally.record(&format!("chunk case {case}"), outcome, Path::new(""));
+    }
+    tally.finish(&format!("HDF5 files and chunks (seed {seed})"), started);
+}

@@ -274,6 +274,18 @@ fn inspect_train_and_reconstruct_from_an_eiger_master() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(infer.join("reconstructed_reconstruction.npz").is_file());
     assert!(infer.join("reconstructed_phase.png").is_file());
+    // The TIFFs hold the NPZ's object: |O| and arg(O), pixel for pixel.
+    let mut npz =
+        ptychostudio::io::NpzReader::open(&infer.join("reconstructed_reconstruction.npz")).unwrap();
+    let object = npz.read("objectGuess").unwrap().to_c32().unwrap();
+    let read = |name: &str| {
+        ptychostudio::io::tiff::read_f32_tiff(&std::fs::read(infer.join(name)).unwrap()).unwrap()
+    };
+    let amplitude = read("reconstructed_amplitude.tiff");
+    let phase = read("reconstructed_phase.tiff");
+    assert_eq!(amplitude.shape(), object.shape());
+    for ((a, p), o) in amplitude.iter().zip(&phase).zip(&object) {
+        assert!((a - o.norm()).abs() <= 1e-6 * o.norm().max(1.0) && (p - o.arg()).abs() < 1e-6);
+    }
 }

@@ -49,6 +49,10 @@ pub struct WrittenFiles {
     pub amplitude_png: PathBuf,
     /// `<prefix>_phase.png`
     pub phase_png: PathBuf,
+    /// `<prefix>_amplitude.tiff`: |object|, 32-bit float, every pixel of the NPZ's object.
+    pub amplitude_tiff: PathBuf,
+    /// `<prefix>_phase.tiff`: arg(object), radians, 32-bit float.
+    pub phase_tiff: PathBuf,
 }
 
 /// Errors writing a reconstruction.
@@ -60,6 +64,9 @@ pub enum WriteError {
     /// PNG.
     #[error(transparent)]
     Png(#[from] PngError),
+    /// TIFF.
+    #[error(transparent)]
+    Tiff(#[from] crate::io::tiff::TiffError),
 }
 
 impl Reconstruction {
@@ -179,8 +186,9 @@ impl Reconstruction {
         illumination(positions, &weights, top_left, self.object.dim())
     }
 
-    /// Writes the NPZ (with the illumination map), the product NPZ and the amplitude and phase
-    /// PNGs (unlit pixels grey) into `dir` as `<prefix>_…`.
+    /// Writes the NPZ (with the illumination map), the product NPZ, the amplitude and phase
+    /// PNGs (unlit pixels grey) and 32-bit float TIFFs (the NPZ's pixels, for ImageJ/Fiji) into
+    /// `dir` as `<prefix>_…`.
     pub fn write_all(
         &self,
         dataset: &Dataset,
@@ -192,6 +200,8 @@ impl Reconstruction {
             product: dir.join(format!("{prefix}_product.npz")),
             amplitude_png: dir.join(format!("{prefix}_amplitude.png")),
             phase_png: dir.join(format!("{prefix}_phase.png")),
+            amplitude_tiff: dir.join(format!("{prefix}_amplitude.tiff")),
+            phase_tiff: dir.join(format!("{prefix}_phase.tiff")),
         };
         let lit = self.illumination(dataset);
         self.write_npz_with(&files.npz, Some(&lit))?;
@@ -205,6 +215,8 @@ impl Reconstruction {
         let amplitude = unlit_as_nan(self.object.mapv(Complex32::norm), &lit);
         let phase = unlit_as_nan(mean_rotated_phase(&masked), &lit);
         write_amplitude_phase(&files.amplitude_png, &files.phase_png, &amplitude, &phase)?;
+        crate::io::tiff::write_f32_tiff(&files.amplitude_tiff, &self.object.mapv(Complex32::norm))?;
+        crate::io::tiff::write_f32_tiff(&files.phase_tiff, &self.object.mapv(Complex32::arg))?;
         Ok(files)
     }
 }

@@ -11,5 +11,6 @@ pub mod png;
 pub mod product;
 pub mod report;
 pub mod schema;
+pub mod tiff;
 
 pub use npz::{NpzError, NpzReader, NpzWriter};
