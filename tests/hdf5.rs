@@ -282,6 +282,17 @@ fn inspect_train_and_reconstruct_from_an_eiger_master() {
     let read = |name: &str| {
         ptychostudio::io::tiff::read_f32_tiff(&std::fs::read(infer.join(name)).unwrap()).unwrap()
     };
+    // The ptychodus HDF5 product: read back, and refused as a scan with the advice to use it
+    // as --product.
+    let product_h5 = infer.join("reconstructed_product.h5");
+    let product = ptychostudio::io::hdf5::product::read_product_h5(&product_h5).unwrap();
+    assert_eq!(product.probe_positions_m.len(), 64);
+    assert_eq!(product.object.shape(), object.shape());
+    let e = refused(&product_h5, &LoadOptions::default());
+    assert!(
+        e.contains("ptychodus product") && e.contains("--product"),
+        "{e}"
+    );
     let amplitude = read("reconstructed_amplitude.tiff");
     let phase = read("reconstructed_phase.tiff");
     assert_eq!(amplitude.shape(), object.shape());

@@ -38,7 +38,12 @@ pub fn load(path: &Path, options: &LoadOptions) -> Result<Loaded, DatasetError> 
                 .product
                 .as_deref()
                 .ok_or(DatasetError::NeedsProduct)?;
-            load_ptychodus(&mut reader, &Product::read(product)?, options, &mut notes)?
+            let product = if crate::io::hdf5::is_hdf5(product) {
+                crate::io::hdf5::product::read_product_h5(product)?
+            } else {
+                Product::read(product)?
+            };
+            load_ptychodus(&mut reader, &product, options, &mut notes)?
         }
         Layout::PtychodusProduct => return Err(DatasetError::ProductIsNotAScan),
         // Detected by signature before the NPZ is opened; never a key layout.

@@ -45,6 +45,8 @@ pub struct WrittenFiles {
     pub npz: PathBuf,
     /// `<prefix>_product.npz`
     pub product: PathBuf,
+    /// `<prefix>_product.h5`: the same product in ptychodus's HDF5 layout.
+    pub product_h5: PathBuf,
     /// `<prefix>_amplitude.png`
     pub amplitude_png: PathBuf,
     /// `<prefix>_phase.png`
@@ -67,6 +69,9 @@ pub enum WriteError {
     /// TIFF.
     #[error(transparent)]
     Tiff(#[from] crate::io::tiff::TiffError),
+    /// HDF5.
+    #[error(transparent)]
+    Hdf5(#[from] crate::io::hdf5::Hdf5Error),
 }
 
 impl Reconstruction {
@@ -186,7 +191,7 @@ impl Reconstruction {
         illumination(positions, &weights, top_left, self.object.dim())
     }
 
-    /// Writes the NPZ (with the illumination map), the product NPZ, the amplitude and phase
+    /// Writes the NPZ (with the illumination map), the product (NPZ and HDF5), the amplitude and phase
     /// PNGs (unlit pixels grey) and 32-bit float TIFFs (the NPZ's pixels, for ImageJ/Fiji) into
     /// `dir` as `<prefix>_…`.
     pub fn write_all(
@@ -198,6 +203,7 @@ impl Reconstruction {
         let files = WrittenFiles {
             npz: dir.join(format!("{prefix}_reconstruction.npz")),
             product: dir.join(format!("{prefix}_product.npz")),
+            product_h5: dir.join(format!("{prefix}_product.h5")),
             amplitude_png: dir.join(format!("{prefix}_amplitude.png")),
             phase_png: dir.join(format!("{prefix}_phase.png")),
             amplitude_tiff: dir.join(format!("{prefix}_amplitude.tiff")),
@@ -205,7 +211,9 @@ impl Reconstruction {
         };
         let lit = self.illumination(dataset);
         self.write_npz_with(&files.npz, Some(&lit))?;
-        self.to_product(dataset, prefix).write(&files.product)?;
+        let product = self.to_product(dataset, prefix);
+        product.write(&files.product)?;
+        crate::io::hdf5::product::write_product_h5(&product, &files.product_h5)?;
         // The pictures show what was reconstructed: pixels lit under COVERED_FRACTION of a
         // probe's peak are grey, and the phase is rotated by the mean over the lit pixels.
         let lit = lit.mapv(|v| v >= COVERED_FRACTION);

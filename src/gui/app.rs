@@ -376,7 +376,7 @@ impl PtychoApp {
             painter.text(
                 rect.center(),
                 egui::Align2::CENTER_CENTER,
-                "Drop the NPZ to open it",
+                "Drop the scan (NPZ or HDF5) to open it",
                 egui::FontId::proportional(28.0),
                 Color32::WHITE,
             );

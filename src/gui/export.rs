@@ -67,8 +67,11 @@ pub fn start_export(session: &mut Session, env: &mut Env<'_>, dir: PathBuf) {
             written.extend([
                 files.npz,
                 files.product,
+                files.product_h5,
                 files.amplitude_png,
                 files.phase_png,
+                files.amplitude_tiff,
+                files.phase_tiff,
             ]);
         }
         Ok(written)

@@ -36,8 +36,9 @@ pub fn open_prompt_ui(ui: &mut egui::Ui, pane: &mut PaneCtx<'_>) {
     ui.add_space(12.0);
     ui.heading("Open a scan");
     ui.label(
-        "Drop an NPZ file anywhere on the window, use File > Open, or start with the generated \
-         demo scan. PtychoPINN (diff3d / diffraction) and ptychodus files are read.",
+        "Drop a scan anywhere on the window, use File > Open, or start with the generated demo \
+         scan. PtychoPINN (diff3d / diffraction) and ptychodus NPZ files are read, and HDF5: \
+         CXI, Eiger/NeXus masters with their data files, or a stack of frames.",
     );
     ui.horizontal(|ui| {
         if ui.button("Open…").clicked() {

@@ -355,7 +355,8 @@ fn toolbar_ui(ui: &mut egui::Ui, pane: &mut PaneCtx<'_>) {
                 egui::Button::new("Export report…"),
             )
             .on_hover_text(
-                "A PNG report (images, probe, loss curves, metrics, settings) and the product NPZ",
+                "A PNG report (images, probe, loss curves, metrics, settings), the product (NPZ and \
+                 ptychodus HDF5) and float TIFFs of amplitude and phase",
             )
             .clicked()
         {

@@ -5,6 +5,7 @@
 
 pub mod ffi;
 pub mod filters;
+pub mod product;
 pub mod scan;
 pub mod tree;
 

@@ -84,6 +84,14 @@ pub fn read_scan(path: &Path, data_path: Option<&str>) -> Result<RawScan, Hdf5Er
     if let Some(data) = data_path {
         return read_stack(path, &file, data, Vec::new());
     }
+    if super::product::is_product(&file) {
+        return Err(Hdf5Error::new(
+            path,
+            "/",
+            "this is a ptychodus product (a reconstruction: probe, object, positions), not a \
+             scan: open the diffraction file and pass this one with --product",
+        ));
+    }
     if file.link_exists("entry_1") {
         return read_cxi(path, &file);
     }
