@@ -7,7 +7,7 @@ use egui_plot::{Arrows, Legend, MarkerShape, Plot, PlotPoints, Points};
 
 use super::PaneCtx;
 use crate::gui::command::Command;
-use crate::gui::session::{DatasetView, OpenFailure, OpenFix, RefinedPositions, Session};
+use crate::gui::session::{DatasetView, OpenFailure, OpenFix, Session};
 use crate::gui::widgets::colormap::{log1p10, real_image};
 use crate::gui::widgets::image_view::{BarKind, ColorBar, ImageView};
 use crate::io::png::{ColorMap, finite_range};
@@ -125,7 +125,7 @@ impl DatasetPane {
             summary_ui(&mut cols[0], view);
             cols[0].add_space(8.0);
             let refined = refined_positions(pane.session, view);
-            positions_ui(&mut cols[0], view, self.index, refined.as_ref());
+            positions_ui(&mut cols[0], view, self.index, refined);
             self.browser_ui(
                 &mut cols[1],
                 view,
@@ -220,16 +220,17 @@ fn summary_ui(ui: &mut egui::Ui, view: &DatasetView) {
     }
 }
 
-/// The positions refined on this scan: ePIE's last correction, else the model's own.
-fn refined_positions(session: &Session, view: &DatasetView) -> Option<RefinedPositions> {
-    session.refined_positions.clone().or_else(|| {
-        let model = session.model.as_ref()?;
-        let at = model.bundle.at_refined_positions(&view.dataset)?;
-        Some(RefinedPositions {
-            label: "the model's training".into(),
-            positions_px: at.positions_px().to_vec(),
-        })
-    })
+/// The positions refined on this scan, with who refined them: ePIE's last correction, else the
+/// model's own (borrowed: this runs every frame).
+fn refined_positions<'a>(
+    session: &'a Session,
+    view: &DatasetView,
+) -> Option<(&'a str, &'a [[f64; 2]])> {
+    if let Some(r) = &session.refined_positions {
+        return Some((r.label.as_str(), r.positions_px.as_slice()));
+    }
+    let refined = session.model.as_ref()?.bundle.positions.as_ref()?;
+    Some(("the model's training", refined.for_scan(&view.dataset)?))
 }
 
 /// The scan positions (y down, as in the images), the current pattern's marked; refined
@@ -239,7 +240,7 @@ fn positions_ui(
     ui: &mut egui::Ui,
     view: &DatasetView,
     current: usize,
-    refined: Option<&RefinedPositions>,
+    refined: Option<(&str, &[[f64; 2]])>,
 ) {
     let positions = view.dataset.positions_px();
     let flip = |p: &[f64; 2]| [p[0], -p[1]];
@@ -249,12 +250,12 @@ fn positions_ui(
         .map(|p| vec![flip(p)])
         .unwrap_or_default();
     ui.label(RichText::new("Scan positions (object pixels, y down)").strong());
-    let refined = refined.filter(|r| r.positions_px.len() == positions.len());
-    if let Some(r) = refined {
-        let stats = crate::positions::error_stats(&r.positions_px, positions);
+    let refined = refined.filter(|(_, r)| r.len() == positions.len());
+    if let Some((label, r)) = refined {
+        let stats = crate::positions::error_stats(r, positions);
         ui.label(format!(
-            "refined by {}: moved {:.2} px RMS, largest {:.1} px (mean shift removed)",
-            r.label, stats.rms_px, stats.max_px
+            "refined by {label}: moved {:.2} px RMS, largest {:.1} px (mean shift removed)",
+            stats.rms_px, stats.max_px
         ));
     }
     let refined_colour = Color32::from_rgb(250, 160, 40);
@@ -265,15 +266,15 @@ fn positions_ui(
         .legend(Legend::default())
         .show(ui, |plot| {
             plot.points(Points::new("given", PlotPoints::from(all)).radius(1.5));
-            if let Some(r) = refined {
+            if let Some((_, r)) = refined {
                 let from: Vec<[f64; 2]> = positions.iter().map(flip).collect();
-                let to: Vec<[f64; 2]> = r.positions_px.iter().map(flip).collect();
+                let to: Vec<[f64; 2]> = r.iter().map(flip).collect();
                 plot.arrows(
                     Arrows::new("moves", PlotPoints::from(from), PlotPoints::from(to))
                         .color(refined_colour.gamma_multiply(0.7))
                         .tip_length(4.0),
                 );
-                let points: Vec<[f64; 2]> = r.positions_px.iter().map(flip).collect();
+                let points: Vec<[f64; 2]> = r.iter().map(flip).collect();
                 plot.points(
                     Points::new("refined", PlotPoints::from(points))
                         .radius(1.5)
