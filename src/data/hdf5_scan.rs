@@ -393,20 +393,13 @@ fn read_probe_file(path: &Path) -> Result<Array2<Complex32>, DatasetError> {
         found: array.dtype.clone(),
         expected: "complex64 or complex128".into(),
     })?;
-    let shape = values.shape().to_vec();
-    let plane = match shape.len() {
-        2 => values.into_dimensionality::<ndarray::Ix2>().ok(),
-        3 if shape[0] >= 1 => values
-            .into_dimensionality::<ndarray::Ix3>()
-            .ok()
-            .map(|v| v.index_axis(Axis(0), 0).to_owned()),
-        _ => None,
-    };
-    plane.ok_or_else(|| DatasetError::BadShape {
-        key: format!("probe ({})", path.display()),
-        found: shape,
-        expected: "(N, N) or (modes, N, N)".into(),
-    })
+    crate::io::product::leading_plane(&values)
+        .map(|(plane, _)| plane)
+        .ok_or_else(|| DatasetError::BadShape {
+            key: format!("probe ({})", path.display()),
+            found: values.shape().to_vec(),
+            expected: "(N, N) or (modes, N, N)".into(),
+        })
 }
 
 #[cfg(test)]

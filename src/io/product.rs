@@ -75,26 +75,27 @@ fn complex(array: &NpyArray, key: &str) -> Result<ArrayD<Complex32>, NpzError> {
         .ok_or_else(|| bad_shape(key, array.shape(), "a complex array"))
 }
 
-/// Takes the leading `[h, w]` plane of a complex array of rank 2 or more; returns it with the
-/// number of leading planes.
-fn first_plane(a: &ArrayD<Complex32>, key: &str) -> Result<(Array2<Complex32>, usize), NpzError> {
-    let shape = a.shape().to_vec();
+/// The leading `[h, w]` plane of a complex array of rank 2 or more (a probe's first mode, an
+/// object's first layer) and the number of planes; `None` for rank < 2 or no plane at all.
+pub fn leading_plane(a: &ArrayD<Complex32>) -> Option<(Array2<Complex32>, usize)> {
+    let shape = a.shape();
     if shape.len() < 2 {
-        return Err(bad_shape(key, &shape, "(H, W) or (…, H, W)"));
+        return None;
     }
     let planes: usize = shape[..shape.len() - 2].iter().product();
     if planes == 0 {
-        return Err(bad_shape(key, &shape, "at least one (H, W) plane"));
+        return None;
     }
     let mut view = a.view();
     while view.ndim() > 2 {
         view = view.index_axis_move(Axis(0), 0);
     }
-    let plane = view
-        .into_dimensionality::<Ix2>()
-        .map_err(|_| bad_shape(key, &shape, "(H, W)"))?
-        .to_owned();
-    Ok((plane, planes))
+    let plane = view.into_dimensionality::<Ix2>().ok()?.to_owned();
+    Some((plane, planes))
+}
+
+fn first_plane(a: &ArrayD<Complex32>, key: &str) -> Result<(Array2<Complex32>, usize), NpzError> {
+    leading_plane(a).ok_or_else(|| bad_shape(key, a.shape(), "(H, W) or (…, H, W)"))
 }
 
 fn vector_f64(reader: &mut NpzReader, key: &str) -> Result<Vec<f64>, NpzError> {

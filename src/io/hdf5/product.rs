@@ -10,7 +10,7 @@ use std::path::Path;
 
 use hdf5_metno::types::VarLenUnicode;
 use hdf5_metno::{File, Location};
-use ndarray::{Array1, Array2, ArrayD, Axis, Ix2};
+use ndarray::{Array1, Array2, ArrayD, Axis};
 use num_complex::Complex32;
 
 use super::Hdf5Error;
@@ -180,24 +180,13 @@ fn first_plane(
     name: &str,
     a: &ArrayD<Complex32>,
 ) -> Result<(Array2<Complex32>, usize), Hdf5Error> {
-    let shape = a.shape().to_vec();
-    let planes: usize = shape.iter().rev().skip(2).product();
-    if shape.len() < 2 || planes == 0 {
-        return Err(Hdf5Error::new(
+    crate::io::product::leading_plane(a).ok_or_else(|| {
+        Hdf5Error::new(
             path,
             name,
-            format!("shape {shape:?}, expected (…, H, W) complex"),
-        ));
-    }
-    let mut view = a.view();
-    while view.ndim() > 2 {
-        view = view.index_axis_move(Axis(0), 0);
-    }
-    let plane = view
-        .into_dimensionality::<Ix2>()
-        .map_err(|e| Hdf5Error::new(path, name, e.to_string()))?
-        .to_owned();
-    Ok((plane, planes))
+            format!("shape {:?}, expected (…, H, W) complex", a.shape()),
+        )
+    })
 }
 
 /// Whether the open file is a ptychodus product (it has a probe, an object and positions).

@@ -260,27 +260,23 @@ fn read_cxi(path: &Path, file: &File) -> Result<RawScan, Hdf5Error> {
     })
 }
 
-/// A probe: `(n, n)` complex, or the first mode of `(modes, n, n)`.
+/// A probe: `(n, n)` complex, or the first mode of `(…, n, n)`.
 fn probe_of(path: &Path, ds: &Dataset, object: &str) -> Result<Array2<Complex32>, Hdf5Error> {
     let values = ds
         .read_dyn::<Complex32>()
         .map_err(|e| object_error(path, object, &e))?;
-    let shape = values.shape().to_vec();
-    let plane = match shape.len() {
-        2 => values.into_dimensionality::<Ix2>().ok(),
-        3 if shape[0] >= 1 => values
-            .into_dimensionality::<Ix3>()
-            .ok()
-            .map(|v| v.index_axis(Axis(0), 0).to_owned()),
-        _ => None,
-    };
-    plane.ok_or_else(|| {
-        Hdf5Error::new(
-            path,
-            object,
-            format!("shape {shape:?}, expected (N, N) or (modes, N, N) complex"),
-        )
-    })
+    crate::io::product::leading_plane(&values)
+        .map(|(plane, _)| plane)
+        .ok_or_else(|| {
+            Hdf5Error::new(
+                path,
+                object,
+                format!(
+                    "shape {:?}, expected (N, N) or (modes, N, N) complex",
+                    values.shape()
+                ),
+            )
+        })
 }
 
 fn read_nexus(path: &Path, file: &File) -> Result<RawScan, Hdf5Error> {
