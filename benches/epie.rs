@@ -25,7 +25,8 @@ fn sweep(c: &mut Criterion) {
                 parallel_fft,
                 ..EpieConfig::default()
             },
-        );
+        )
+        .expect("the simulated scan is in memory");
         group.bench_function(name, |b| b.iter(|| epie.sweep()));
     }
     group.finish();

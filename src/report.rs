@@ -16,7 +16,7 @@ use crate::io::report::{LossCurve, Report, ReportImage, ReportMap, utc_timestamp
 use crate::metrics::align::display_phase;
 use crate::metrics::evaluate::{ChannelScores, Evaluation, evaluate};
 use crate::metrics::region::{COVERED_FRACTION, unlit_as_nan};
-use crate::metrics::residual::{data_fit, nearest_pixel_positions, residual_map};
+use crate::metrics::residual::{data_fit_read, nearest_pixel_positions, residual_map};
 use crate::metrics::trust::{TrustChecks, trust_checks};
 use crate::train::{EpochRecord, ModelBundle};
 
@@ -102,7 +102,9 @@ pub fn object_checks(
             Method::Network => dataset.positions_px().to_vec(),
             Method::Epie => nearest_pixel_positions(dataset.positions_px(), origin_px, dataset.n()),
         };
-        let mut fit = data_fit(object, origin_px, &positions, probe, dataset.diffraction())?;
+        let mut fit = data_fit_read(object, origin_px, &positions, probe, dataset.n(), |j| {
+            dataset.pattern(j).ok().map(|p| p.into_owned())
+        })?;
         fit.map = Some(residual_map(
             &fit.position_deviance,
             &positions,

@@ -64,7 +64,10 @@ fn gpu_and_cpu_agree() {
     let loaded = ModelBundle::load(dir.path(), &cpu).unwrap();
     let groups = ptychostudio::data::Groups::build(&data, &config.grouping()).unwrap();
     let factor = groups.normalization_factor(&data).unwrap() as f32;
-    let x = groups.diffraction(&data, 0..32).mapv(|v| v * factor);
+    let x = groups
+        .diffraction(&data, 0..32)
+        .unwrap()
+        .mapv(|v| v * factor);
     let on_gpu = predict_patches(&gpu_run.bundle.network, &x, &gpu).unwrap();
     let on_cpu = predict_patches(&loaded.network, &x, &cpu).unwrap();
     let diff = on_gpu

@@ -38,7 +38,8 @@ fn epie_recovers_the_simulated_phase() {
             ..Default::default()
         },
         |_| true,
-    );
+    )
+    .unwrap();
     let errors = &result.errors;
     assert!(errors[39] < 0.5 * errors[0], "error falls: {errors:?}");
     let (r, t) = crop_to_scan(
@@ -89,7 +90,8 @@ fn epie_converges_on_the_real_siemens_star() {
             ..Default::default()
         },
         |_| true,
-    );
+    )
+    .unwrap();
     let e = &result.errors;
     println!("Siemens star ePIE errors: {e:?}");
     assert!(

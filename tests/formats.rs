@@ -28,7 +28,10 @@ fn a_ptychodus_diffraction_file_with_its_product_loads_as_the_scan() {
     let s = sim.intensity_scale as f32;
 
     // Detector counts as uint16, stored in reverse order with explicit indexes.
-    let counts: Array3<u16> = ds.diffraction().mapv(|a| (a * s).powi(2).round() as u16);
+    let counts: Array3<u16> = ds
+        .diffraction()
+        .unwrap()
+        .mapv(|a| (a * s).powi(2).round() as u16);
     let reversed: Vec<usize> = (0..ds.len()).rev().collect();
     let diffraction_path = dir.path().join("scan_diffraction.npz");
     let mut w = NpzWriter::create(&diffraction_path).unwrap();
@@ -96,7 +99,7 @@ fn a_ptychodus_diffraction_file_with_its_product_loads_as_the_scan() {
         let expected = counts
             .index_axis(ndarray::Axis(0), i)
             .mapv(|c| f32::from(c).sqrt());
-        assert_eq!(back.pattern(i), expected, "pattern {i}");
+        assert_eq!(back.pattern(i).unwrap(), expected, "pattern {i}");
     }
     assert!(loaded.notes.iter().any(|n| n.contains("square root")));
 

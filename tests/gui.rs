@@ -263,6 +263,7 @@ fn a_counts_file_is_refused_then_opened_with_the_offered_square_root() {
     // The same scan stored as photon counts (u16), as some detectors export it.
     let counts = d
         .diffraction()
+        .unwrap()
         .mapv(|a| (a * a * 50.0).round().min(65535.0) as u16);
     let xs: ndarray::Array1<f64> = d.positions_px().iter().map(|p| p[0]).collect();
     let ys: ndarray::Array1<f64> = d.positions_px().iter().map(|p| p[1]).collect();

@@ -192,7 +192,10 @@ fn simulate_train_save_load_infer_evaluate() {
     let x = {
         let groups = ptychostudio::data::Groups::build(&test_data, &config.grouping()).unwrap();
         let factor = groups.normalization_factor(&test_data).unwrap() as f32;
-        groups.diffraction(&test_data, 0..8).mapv(|v| v * factor)
+        groups
+            .diffraction(&test_data, 0..8)
+            .unwrap()
+            .mapv(|v| v * factor)
     };
     let before = predict_patches(&outcome.bundle.network.valid(), &x, &cpu).unwrap();
     let after = predict_patches(&loaded.network, &x, &cpu).unwrap();

@@ -64,6 +64,7 @@ fn epie_position_correction_recovers_known_offsets() {
             },
             |_| true,
         )
+        .unwrap()
     };
     let plain = run(false);
     let corrected = run(true);
@@ -114,7 +115,8 @@ fn epie_sub_pixel_steps_mend_small_jitter() {
             ..EpieConfig::default()
         },
         |_| true,
-    );
+    )
+    .unwrap();
     let after = error_stats(&corrected.positions_px, &truth);
     println!("given {before:?}\nsub-pixel steps {after:?}");
     assert!(before.rms_px > 1.3, "{before:?}");

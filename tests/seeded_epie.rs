@@ -44,7 +44,7 @@ fn seeded_epie_starts_from_the_given_object() {
     };
     let (seeded, summary) =
         run_seeded(&scan, config, (&object, [0.0, 0.0]), &probe, |_| true).unwrap();
-    let scratch = run_epie(&scan, config, |_| true);
+    let scratch = run_epie(&scan, config, |_| true).unwrap();
     println!(
         "first sweep's Fourier error: seeded {:.3e}, from scratch {:.3e}; probe scale {:.2}",
         seeded.errors[0], scratch.errors[0], summary.probe_scale
@@ -67,7 +67,7 @@ fn seeded_epie_starts_from_the_given_object() {
 #[test]
 fn a_seed_that_does_not_fit_is_refused() {
     let scan = scan();
-    let mut epie = Epie::new(&scan, EpieConfig::default());
+    let mut epie = Epie::new(&scan, EpieConfig::default()).unwrap();
     let object = scan.object().unwrap().to_owned();
     let small = Array2::from_elem((32, 32), Complex32::new(1.0, 0.0));
     let err = epie.seed(&object, [0.0, 0.0], &small).unwrap_err();

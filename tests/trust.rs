@@ -41,7 +41,7 @@ fn quiet_on_the_true_object_and_on_epie() {
     )
     .unwrap()
     .dataset;
-    let epie = run_epie(&scan, EpieConfig::default(), |_| true);
+    let epie = run_epie(&scan, EpieConfig::default(), |_| true).unwrap();
     let checks = trust_checks(&epie.object, epie.origin_px, &positions, &weights, false).unwrap();
     println!("ePIE: {checks:?}");
     assert!(checks.warnings.is_empty(), "{:?}", checks.warnings);
@@ -93,7 +93,8 @@ fn data_fit_ranks_reconstructions_and_the_npz_carries_the_illumination() {
             ..EpieConfig::default()
         },
         |_| true,
-    );
+    )
+    .unwrap();
     let fit = |object: &Array2<Complex32>| {
         object_checks(
             object,

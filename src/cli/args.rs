@@ -59,6 +59,14 @@ pub struct LoadArgs {
     /// HDF5: detector pixel size, m (overrides the file's).
     #[arg(long, value_name = "M")]
     pub detector_pixel_m: Option<f64>,
+    /// HDF5: the memory the prepared patterns may take, MB; a larger scan is kept in a spill
+    /// file and read as needed (default: half the machine's memory).
+    #[arg(long, value_name = "MB")]
+    pub memory_limit_mb: Option<u64>,
+    /// HDF5: the folder for spill files (default: $PTYCHO_SPILL_DIR, else
+    /// ~/.cache/ptychostudio).
+    #[arg(long, value_name = "DIR")]
+    pub spill_dir: Option<PathBuf>,
 }
 
 impl LoadArgs {
@@ -82,6 +90,8 @@ impl LoadArgs {
                 distance_m: self.distance_m,
                 detector_pixel_m: self.detector_pixel_m,
             },
+            memory_limit_bytes: self.memory_limit_mb.map(|mb| mb.saturating_mul(1_000_000)),
+            spill_dir: self.spill_dir.clone(),
         }
     }
 }

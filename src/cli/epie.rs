@@ -86,7 +86,7 @@ pub fn run(args: &EpieArgs) -> anyhow::Result<()> {
         progress.set_position(p.iteration as u64);
         progress.set_prefix(format!("error {:.4e}", p.error));
         !stop.load(Ordering::SeqCst)
-    });
+    })?;
     progress.finish_and_clear();
     let seconds = started.elapsed().as_secs_f64();
     let sweeps = result.errors.len();

@@ -125,18 +125,21 @@ pub fn run(args: &ReportArgs) -> anyhow::Result<()> {
         }
         (None, None) => anyhow::bail!("give --model DIR or --reconstruction FILE"),
     };
-    let epie = args.epie.map(|sweeps| {
-        let sweeps = sweeps.max(1);
-        tracing::info!("{sweeps} sweeps of ePIE");
-        let config = EpieConfig {
-            iterations: sweeps,
-            ..EpieConfig::default()
-        };
-        (
-            format!("ePIE, {sweeps} sweeps"),
-            run_epie(dataset, config, |_| true),
-        )
-    });
+    let epie = args
+        .epie
+        .map(|sweeps| -> anyhow::Result<_> {
+            let sweeps = sweeps.max(1);
+            tracing::info!("{sweeps} sweeps of ePIE");
+            let config = EpieConfig {
+                iterations: sweeps,
+                ..EpieConfig::default()
+            };
+            Ok((
+                format!("ePIE, {sweeps} sweeps"),
+                run_epie(dataset, config, |_| true)?,
+            ))
+        })
+        .transpose()?;
     let (probe, method, scan) = made_with(args, bundle.as_ref(), dataset, &label);
     let checks = object_checks(&object, origin_px, probe.as_ref(), &scan, method);
     for warning in checks.iter().flat_map(|c| &c.warnings) {

@@ -1,9 +1,10 @@
 //! The validated [`Dataset`]: what every reconstruction method takes.
 
-use ndarray::{Array2, Array3, ArrayView2, Axis};
+use ndarray::{Array2, Array3, CowArray, Ix2, Ix3};
 use num_complex::Complex32;
 
 use super::DatasetError;
+use super::frames::Frames;
 
 /// Pattern sizes the network supports.
 pub const SUPPORTED_N: [usize; 3] = [64, 128, 256];
@@ -11,12 +12,13 @@ pub const SUPPORTED_N: [usize; 3] = [64, 128, 256];
 /// A scan ready for reconstruction. Built only through [`Dataset::new`], which checks every
 /// invariant, so code that holds a `Dataset` can rely on them:
 /// - `diffraction` is `[m, n, n]`, n ∈ {64, 128, 256}, amplitudes (√counts), DC centred,
-///   finite and ≥ 0;
+///   finite and ≥ 0, in memory or, for a scan over the memory ceiling, in a spill file
+///   ([`Frames`]);
 /// - `positions_px` has m entries `[x, y]` (x = column, y = row, object pixels), finite;
 /// - `probe` is `[n, n]`, finite; `object`, when present, is finite.
 #[derive(Debug, Clone)]
 pub struct Dataset {
-    diffraction: Array3<f32>,
+    diffraction: Frames,
     positions_px: Vec<[f64; 2]>,
     probe: Array2<Complex32>,
     object: Option<Array2<Complex32>>,
@@ -70,6 +72,21 @@ fn complex_parts(a: &Array2<Complex32>) -> impl Iterator<Item = &f32> {
     a.iter().flat_map(|c| [&c.re, &c.im])
 }
 
+/// The pattern stack must be `[m, n, n]` with m > 0 and n a supported size.
+fn check_pattern_shape(m: usize, rows: usize, cols: usize) -> Result<(), DatasetError> {
+    if rows != cols || !SUPPORTED_N.contains(&rows) {
+        return Err(DatasetError::BadShape {
+            key: "diffraction".into(),
+            found: vec![m, rows, cols],
+            expected: "(M, N, N) with N in {64, 128, 256}".into(),
+        });
+    }
+    if m == 0 {
+        return Err(DatasetError::Empty);
+    }
+    Ok(())
+}
+
 impl Dataset {
     /// Validates the parts and builds a dataset; errors name the key and the shapes.
     pub fn new(parts: DatasetParts) -> Result<Self, DatasetError> {
@@ -81,17 +98,34 @@ impl Dataset {
             scan_index,
         } = parts;
         let (m, rows, cols) = diffraction.dim();
-        if rows != cols || !SUPPORTED_N.contains(&rows) {
-            return Err(DatasetError::BadShape {
+        check_pattern_shape(m, rows, cols)?;
+        check_finite("diffraction", diffraction.iter())?;
+        if let Some(index) = diffraction.iter().position(|&v| v < 0.0) {
+            return Err(DatasetError::Negative {
                 key: "diffraction".into(),
-                found: vec![m, rows, cols],
-                expected: "(M, N, N) with N in {64, 128, 256}".into(),
+                index,
             });
         }
-        let n = rows;
-        if m == 0 {
-            return Err(DatasetError::Empty);
-        }
+        Self::from_frames(
+            Frames::in_memory(diffraction),
+            positions_px,
+            probe,
+            object,
+            scan_index,
+        )
+    }
+
+    /// A dataset on [`Frames`] already checked (finite, ≥ 0, as [`Frames`] writers check them),
+    /// e.g. a scan spilled to disk; the rest is validated as by [`Dataset::new`].
+    pub fn from_frames(
+        diffraction: Frames,
+        positions_px: Vec<[f64; 2]>,
+        probe: Array2<Complex32>,
+        object: Option<Array2<Complex32>>,
+        scan_index: Option<Vec<i64>>,
+    ) -> Result<Self, DatasetError> {
+        let (m, n) = (diffraction.len(), diffraction.n());
+        check_pattern_shape(m, n, n)?;
         if positions_px.len() != m {
             return Err(DatasetError::CountMismatch {
                 key: "xcoords/ycoords".into(),
@@ -104,13 +138,6 @@ impl Dataset {
                 key: "probe".into(),
                 found: probe.shape().to_vec(),
                 expected: format!("({n}, {n}), the pattern size"),
-            });
-        }
-        check_finite("diffraction", diffraction.iter())?;
-        if let Some(index) = diffraction.iter().position(|&v| v < 0.0) {
-            return Err(DatasetError::Negative {
-                key: "diffraction".into(),
-                index,
             });
         }
         if let Some(index) = positions_px
@@ -154,12 +181,12 @@ impl Dataset {
 
     /// Pattern size N.
     pub fn n(&self) -> usize {
-        self.diffraction.dim().1
+        self.diffraction.n()
     }
 
     /// Number of patterns M.
     pub fn len(&self) -> usize {
-        self.diffraction.dim().0
+        self.diffraction.len()
     }
 
     /// Always false: a dataset holds at least one pattern.
@@ -167,14 +194,21 @@ impl Dataset {
         self.len() == 0
     }
 
-    /// `[m, n, n]` diffraction amplitudes (√counts), DC centred.
-    pub fn diffraction(&self) -> &Array3<f32> {
+    /// `[m, n, n]` diffraction amplitudes (√counts), DC centred: a view when they are in
+    /// memory, every pattern read when spilled (check [`Frames::spilled_to`] first where the
+    /// scan may not fit in memory).
+    pub fn diffraction(&self) -> Result<CowArray<'_, f32, Ix3>, DatasetError> {
+        self.diffraction.all()
+    }
+
+    /// Where the patterns are held, pattern by pattern.
+    pub fn frames(&self) -> &Frames {
         &self.diffraction
     }
 
-    /// Pattern `i`, `[n, n]`.
-    pub fn pattern(&self, i: usize) -> ArrayView2<'_, f32> {
-        self.diffraction.index_axis(Axis(0), i)
+    /// Pattern `i`, `[n, n]` (read from the spill file when the scan is on disk).
+    pub fn pattern(&self, i: usize) -> Result<CowArray<'_, f32, Ix2>, DatasetError> {
+        self.diffraction.pattern(i)
     }
 
     /// Patch centres `[x, y]` in object pixels (x = column, y = row).
@@ -200,12 +234,7 @@ impl Dataset {
     /// Mean photon count per pattern, Σ amplitude² averaged over patterns (meaningful when the
     /// amplitudes are √counts).
     pub fn mean_counts_per_pattern(&self) -> f64 {
-        let total: f64 = self
-            .diffraction
-            .iter()
-            .map(|&a| f64::from(a) * f64::from(a))
-            .sum();
-        total / self.len() as f64
+        self.diffraction.energies().iter().sum::<f64>() / self.len() as f64
     }
 
     /// Scan extent `[min_x, max_x, min_y, max_y]` of the patch centres, object pixels.
@@ -223,13 +252,13 @@ impl Dataset {
                 expected: self.len(),
             });
         }
-        let mut out = Self::new(DatasetParts {
-            diffraction: self.diffraction.select(Axis(0), indices),
-            positions_px: indices.iter().map(|&i| self.positions_px[i]).collect(),
-            probe: self.probe.clone(),
-            object: self.object.clone(),
-            scan_index: Some(indices.iter().map(|&i| self.scan_index[i]).collect()),
-        })?;
+        let mut out = Self::from_frames(
+            self.diffraction.select(indices),
+            indices.iter().map(|&i| self.positions_px[i]).collect(),
+            self.probe.clone(),
+            self.object.clone(),
+            Some(indices.iter().map(|&i| self.scan_index[i]).collect()),
+        )?;
         out.physical = self.physical;
         out.metadata.clone_from(&self.metadata);
         Ok(out)
@@ -238,13 +267,13 @@ impl Dataset {
     /// The same scan with another probe (e.g. one refined by ePIE); the probe must be N × N and
     /// finite.
     pub fn with_probe(&self, probe: Array2<Complex32>) -> Result<Self, DatasetError> {
-        let mut out = Self::new(DatasetParts {
-            diffraction: self.diffraction.clone(),
-            positions_px: self.positions_px.clone(),
+        let mut out = Self::from_frames(
+            self.diffraction.clone(),
+            self.positions_px.clone(),
             probe,
-            object: self.object.clone(),
-            scan_index: Some(self.scan_index.clone()),
-        })?;
+            self.object.clone(),
+            Some(self.scan_index.clone()),
+        )?;
         out.physical = self.physical;
         out.metadata.clone_from(&self.metadata);
         Ok(out)
@@ -252,13 +281,13 @@ impl Dataset {
 
     /// The same scan at other positions (e.g. refined ones); one finite `[x, y]` per pattern.
     pub fn with_positions(&self, positions_px: Vec<[f64; 2]>) -> Result<Self, DatasetError> {
-        let mut out = Self::new(DatasetParts {
-            diffraction: self.diffraction.clone(),
+        let mut out = Self::from_frames(
+            self.diffraction.clone(),
             positions_px,
-            probe: self.probe.clone(),
-            object: self.object.clone(),
-            scan_index: Some(self.scan_index.clone()),
-        })?;
+            self.probe.clone(),
+            self.object.clone(),
+            Some(self.scan_index.clone()),
+        )?;
         out.physical = self.physical;
         out.metadata.clone_from(&self.metadata);
         Ok(out)

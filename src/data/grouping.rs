@@ -133,29 +133,32 @@ impl Groups {
     }
 
     /// The diffraction of groups `range`, `[b, c, n, n]`, unnormalised.
-    pub fn diffraction(&self, dataset: &Dataset, range: Range<usize>) -> Array4<f32> {
-        let n = dataset.n();
-        let rows = self.indices.slice(s![range, ..]);
-        let mut out = Array4::<f32>::zeros((rows.nrows(), rows.ncols(), n, n));
-        for ((b, c), &index) in rows.indexed_iter() {
-            out.slice_mut(s![b, c, .., ..])
-                .assign(&dataset.pattern(index));
-        }
-        out
+    pub fn diffraction(
+        &self,
+        dataset: &Dataset,
+        range: Range<usize>,
+    ) -> Result<Array4<f32>, DatasetError> {
+        let rows: Vec<usize> = range.collect();
+        self.diffraction_rows(dataset, &rows)
     }
 
     /// The diffraction of the groups `rows` (in that order), `[rows.len(), c, n, n]`, unnormalised.
-    pub fn diffraction_rows(&self, dataset: &Dataset, rows: &[usize]) -> Array4<f32> {
+    /// Patterns come from memory, or are read from the spill file as needed.
+    pub fn diffraction_rows(
+        &self,
+        dataset: &Dataset,
+        rows: &[usize],
+    ) -> Result<Array4<f32>, DatasetError> {
         let n = dataset.n();
         let c = self.channels();
         let mut out = Array4::<f32>::zeros((rows.len(), c, n, n));
         for (b, &row) in rows.iter().enumerate() {
             for ch in 0..c {
                 out.slice_mut(s![b, ch, .., ..])
-                    .assign(&dataset.pattern(self.indices[[row, ch]]));
+                    .assign(&dataset.pattern(self.indices[[row, ch]])?);
             }
         }
-        out
+        Ok(out)
     }
 
     /// `coords_relative` of the groups `rows`, one `[x, y]` per channel (`rows.len() · c`).
@@ -174,9 +177,11 @@ impl Groups {
 
     /// The normalisation factor over all channels of all groups (physics.md §2, step 4).
     pub fn normalization_factor(&self, dataset: &Dataset) -> Option<f64> {
-        let flat: Vec<usize> = self.indices.iter().copied().collect();
-        let patterns = dataset.diffraction().select(Axis(0), &flat);
-        super::normalize::normalization_factor(&patterns)
+        let energies = dataset.frames().energies();
+        super::normalize::factor_from_energies(
+            dataset.n(),
+            self.indices.iter().map(|&i| energies[i]),
+        )
     }
 }
 
@@ -251,7 +256,7 @@ mod tests {
                 }
             }
         }
-        let batch = g.diffraction(&ds, 2..4);
+        let batch = g.diffraction(&ds, 2..4).unwrap();
         assert_eq!(batch.dim(), (2, 4, 64, 64));
         assert_eq!(batch[[1, 2, 0, 0]], g.indices[[3, 2]] as f32);
         let too_few = GroupingConfig {

@@ -5,31 +5,41 @@
 
 use std::path::Path;
 
-use ndarray::{Array2, Array3, Axis};
+use ndarray::{Array2, Array3};
 use num_complex::Complex32;
 
 use super::dataset::SUPPORTED_N;
+use super::frames::{FrameSink, default_memory_limit_bytes, default_spill_dir, human_bytes};
 use super::options::{Hdf5Options, LoadOptions, Loaded};
 use super::sidecar::read_positions;
-use super::{Dataset, DatasetError, DatasetParts, PhysicalInfo};
+use super::{Dataset, DatasetError, PhysicalInfo};
 use crate::fft::Fft2;
-use crate::io::hdf5::scan::window;
 use crate::io::hdf5::{RawScan, ScanGeometry, read_scan};
 use crate::io::schema::Layout;
 
 /// hc in eV·m: λ = hc / E.
 const HC_EV_M: f64 = 1.239_841_984e-6;
 
-/// Loads an HDF5 scan (see the module's documentation).
+/// Frames read per block: blocks of about this many bytes of `f32`.
+const BLOCK_BYTES: usize = 32 << 20;
+
+/// Frames per block for frames of `pixels` pixels.
+fn block_frames(pixels: usize) -> usize {
+    (BLOCK_BYTES / (pixels.max(1) * 4)).max(1)
+}
+
+/// Loads an HDF5 scan (see the module's documentation). The frames are read twice, a block at
+/// a time: once for the bad pixels and the beam centre, once for the patterns, which go into
+/// memory when they fit under the memory ceiling and into a spill file when they do not.
+/// Peak memory is the patterns kept (none when spilled) plus one block.
 pub fn load_hdf5(path: &Path, options: &LoadOptions) -> Result<Loaded, DatasetError> {
     let h5 = &options.hdf5;
     let raw = read_scan(path, h5.data_path.as_deref())?;
     let mut notes = raw.notes.clone();
+    let m = raw.frames.len();
+    let (rows, cols) = raw.frames.frame_dim();
     notes.push(format!(
-        "{} frames of {} × {} from {}",
-        raw.frames.len_of(Axis(0)),
-        raw.frames.shape()[1],
-        raw.frames.shape()[2],
+        "{m} frames of {rows} × {cols} from {}",
         raw.frames_from.join(", ")
     ));
     let geometry = ScanGeometry {
@@ -41,11 +51,10 @@ pub fn load_hdf5(path: &Path, options: &LoadOptions) -> Result<Loaded, DatasetEr
             .or(raw.geometry.detector_pixel_m),
         beam_center_px: raw.geometry.beam_center_px,
     };
-    let (m, rows, cols) = raw.frames.dim();
     let n = pattern_size(h5.n, rows, cols, &mut notes)?;
-    let bad = bad_pixels(&raw, &mut notes);
+    let survey = survey(&raw, &mut notes)?;
     let centre = geometry.beam_center_px.unwrap_or_else(|| {
-        let c = estimate_centre(&raw.frames, &bad);
+        let c = estimate_centre(&survey.mean, &survey.bad);
         notes.push(format!(
             "beam centre estimated from the mean frame at column {:.1}, row {:.1}",
             c[0], c[1]
@@ -62,32 +71,52 @@ pub fn load_hdf5(path: &Path, options: &LoadOptions) -> Result<Loaded, DatasetEr
             left + n as i64 - 1
         ));
     }
-    let mut counts = window(&raw.frames, top, left, n);
-    let bad_window = window(&bad.mapv(f32::from).insert_axis(Axis(0)), top, left, n)
-        .index_axis_move(Axis(0), 0)
-        .mapv(|v| v > 0.5);
-    let filled = fill_bad_pixels(&mut counts, &bad_window);
-    if filled > 0 {
+    let cut = Cut::new(top, left, n, (rows, cols), &survey.bad);
+    if !cut.bad.is_empty() {
         notes.push(format!(
-            "{filled} bad pixels in the window filled with the mean of their good neighbours"
+            "{} bad pixels in the window filled with the mean of their good neighbours",
+            cut.bad.len()
         ));
     }
-    let diffraction = if options.sqrt == Some(false) {
-        counts
-    } else {
+    let sqrt = options.sqrt != Some(false);
+    if sqrt {
         notes.push("detector counts taken as amplitudes: √counts".into());
-        counts.mapv(|v| v.max(0.0).sqrt())
-    };
+    }
+    let limit = options
+        .memory_limit_bytes
+        .unwrap_or_else(default_memory_limit_bytes);
+    let spill_dir = options.spill_dir.clone().unwrap_or_else(default_spill_dir);
+    let mut sink = FrameSink::new(m, n, limit, &spill_dir)?;
+    let mut power = Array2::<f64>::zeros((n, n));
+    let block = block_frames(n * n);
+    for start in (0..m).step_by(block) {
+        let frames = start..(start + block).min(m);
+        let mut patterns = cut.read(&raw, frames)?;
+        if sqrt {
+            patterns.mapv_inplace(|v| v.max(0.0).sqrt());
+        }
+        for p in patterns.outer_iter() {
+            ndarray::Zip::from(&mut power)
+                .and(&p)
+                .for_each(|s, &a| *s += f64::from(a) * f64::from(a));
+        }
+        sink.push(&patterns)?;
+    }
+    let frames = sink.finish()?;
+    if let Some(folder) = frames.spilled_to() {
+        notes.push(format!(
+            "the patterns ({}) are over the memory ceiling ({}): kept in a spill file in {} \
+             and read as training and reconstruction need them",
+            human_bytes(frames.bytes()),
+            human_bytes(limit),
+            folder.display()
+        ));
+    }
     let pixel_m = object_pixel_m(&geometry, n);
     let positions_px = positions_px(&raw, h5, pixel_m, n, m, &mut notes)?;
-    let probe = probe(&raw, h5, &diffraction, n, &mut notes)?;
-    let mut dataset = Dataset::new(DatasetParts {
-        diffraction,
-        positions_px,
-        probe,
-        object: None,
-        scan_index: None,
-    })?;
+    let mean_power = power.mapv(|v| (v / m.max(1) as f64) as f32);
+    let probe = probe(&raw, h5, &mean_power, n, &mut notes)?;
+    let mut dataset = Dataset::from_frames(frames, positions_px, probe, None, None)?;
     dataset.physical = PhysicalInfo {
         pixel_size_m: pixel_m.map(|p| p[0]),
         photon_energy_ev: geometry.energy_ev,
@@ -100,6 +129,121 @@ pub fn load_hdf5(path: &Path, options: &LoadOptions) -> Result<Loaded, DatasetEr
         notes,
         probe_modes,
     })
+}
+
+/// What the first pass over the frames finds.
+struct Survey {
+    /// Bad pixels of the frame (the file's mask and impossible values).
+    bad: Array2<bool>,
+    /// The mean frame.
+    mean: Array2<f32>,
+}
+
+/// The first pass: every frame read, a block at a time, for the mean frame and the pixels a
+/// detector marks bad by an impossible value (negative, non-finite or the u32 maximum) in any
+/// frame, added to the file's mask.
+fn survey(raw: &RawScan, notes: &mut Vec<String>) -> Result<Survey, DatasetError> {
+    let m = raw.frames.len();
+    let (rows, cols) = raw.frames.frame_dim();
+    let mut bad = file_mask(raw, notes);
+    let marked_before = bad.iter().filter(|&&b| b).count();
+    let mut sum = Array2::<f64>::zeros((rows, cols));
+    let block = block_frames(rows * cols);
+    for start in (0..m).step_by(block) {
+        let frames = raw
+            .frames
+            .read_block(start..(start + block).min(m), 0..rows, 0..cols)?;
+        for frame in frames.outer_iter() {
+            ndarray::Zip::from(&mut bad)
+                .and(&mut sum)
+                .and(&frame)
+                .for_each(|b, s, &v| {
+                    if v.is_finite() && (0.0..4.294_967e9).contains(&v) {
+                        *s += f64::from(v);
+                    } else {
+                        *b = true;
+                    }
+                });
+        }
+    }
+    let marked = bad.iter().filter(|&&b| b).count() - marked_before;
+    if marked > 0 {
+        notes.push(format!(
+            "{marked} pixels hold a detector's bad-pixel value (negative or the u32 maximum)"
+        ));
+    }
+    let mean = sum.mapv(|v| (v / m.max(1) as f64) as f32);
+    Ok(Survey { bad, mean })
+}
+
+/// The N × N window cut from each frame, with its bad pixels.
+struct Cut {
+    n: usize,
+    /// Frame rows and columns inside the frame.
+    rows: std::ops::Range<usize>,
+    cols: std::ops::Range<usize>,
+    /// Where they go in the window.
+    at: (usize, usize),
+    /// Bad pixels of the window, `(row, col)`.
+    bad: Vec<(usize, usize)>,
+    /// The window's bad-pixel mask.
+    mask: Array2<bool>,
+}
+
+impl Cut {
+    fn new(
+        top: i64,
+        left: i64,
+        n: usize,
+        (rows, cols): (usize, usize),
+        bad: &Array2<bool>,
+    ) -> Self {
+        let r0 = top.clamp(0, rows as i64) as usize;
+        let c0 = left.clamp(0, cols as i64) as usize;
+        let r1 = (top + n as i64).clamp(r0 as i64, rows as i64) as usize;
+        let c1 = (left + n as i64).clamp(c0 as i64, cols as i64) as usize;
+        let at = ((r0 as i64 - top) as usize, (c0 as i64 - left) as usize);
+        let mut mask = Array2::from_elem((n, n), false);
+        mask.slice_mut(ndarray::s![at.0..at.0 + (r1 - r0), at.1..at.1 + (c1 - c0)])
+            .assign(&bad.slice(ndarray::s![r0..r1, c0..c1]));
+        let bad = mask
+            .indexed_iter()
+            .filter(|(_, b)| **b)
+            .map(|(i, _)| i)
+            .collect();
+        Self {
+            n,
+            rows: r0..r1,
+            cols: c0..c1,
+            at,
+            bad,
+            mask,
+        }
+    }
+
+    /// The counts of `frames`, cut and with bad pixels filled, `[k, n, n]`.
+    fn read(
+        &self,
+        raw: &RawScan,
+        frames: std::ops::Range<usize>,
+    ) -> Result<Array3<f32>, DatasetError> {
+        let k = frames.len();
+        let mut out = Array3::<f32>::zeros((k, self.n, self.n));
+        if !self.rows.is_empty() && !self.cols.is_empty() {
+            let block = raw
+                .frames
+                .read_block(frames, self.rows.clone(), self.cols.clone())?;
+            let (h, w) = (self.rows.len(), self.cols.len());
+            out.slice_mut(ndarray::s![
+                ..,
+                self.at.0..self.at.0 + h,
+                self.at.1..self.at.1 + w
+            ])
+            .assign(&block);
+        }
+        fill_bad_pixels(&mut out, &self.mask, &self.bad);
+        Ok(out)
+    }
 }
 
 fn input_error(message: impl Into<String>) -> DatasetError {
@@ -134,11 +278,10 @@ fn pattern_size(
     }))
 }
 
-/// The bad pixels of the frame: the file's mask, and pixels a detector marks by an impossible
-/// value (negative, or the u32 maximum) in any frame.
-fn bad_pixels(raw: &RawScan, notes: &mut Vec<String>) -> Array2<bool> {
-    let (_, rows, cols) = raw.frames.dim();
-    let mut bad = match &raw.bad_pixels {
+/// The file's bad-pixel mask, when it fits the frames (else none, said in the notes).
+fn file_mask(raw: &RawScan, notes: &mut Vec<String>) -> Array2<bool> {
+    let (rows, cols) = raw.frames.frame_dim();
+    match &raw.bad_pixels {
         Some(mask) if mask.dim() == (rows, cols) => {
             notes.push(format!(
                 "the file's mask marks {} bad pixels",
@@ -154,26 +297,12 @@ fn bad_pixels(raw: &RawScan, notes: &mut Vec<String>) -> Array2<bool> {
             Array2::from_elem((rows, cols), false)
         }
         None => Array2::from_elem((rows, cols), false),
-    };
-    let marked_before = bad.iter().filter(|&&b| b).count();
-    for frame in raw.frames.outer_iter() {
-        ndarray::Zip::from(&mut bad)
-            .and(&frame)
-            .for_each(|b, &v| *b |= !v.is_finite() || !(0.0..4.294_967e9).contains(&v));
     }
-    let marked = bad.iter().filter(|&&b| b).count() - marked_before;
-    if marked > 0 {
-        notes.push(format!(
-            "{marked} pixels hold a detector's bad-pixel value (negative or the u32 maximum)"
-        ));
-    }
-    bad
 }
 
 /// The beam centre `[column, row]`: the centroid of the mean frame's pixels above 10 % of its
 /// peak (the direct beam and the bright centre of the pattern).
-fn estimate_centre(frames: &Array3<f32>, bad: &Array2<bool>) -> [f64; 2] {
-    let mean = frames.mean_axis(Axis(0)).unwrap_or_default();
+fn estimate_centre(mean: &Array2<f32>, bad: &Array2<bool>) -> [f64; 2] {
     let peak = mean
         .indexed_iter()
         .filter(|(i, _)| !bad[*i])
@@ -191,22 +320,17 @@ fn estimate_centre(frames: &Array3<f32>, bad: &Array2<bool>) -> [f64; 2] {
     if sum > 0.0 {
         [sx / sum, sy / sum]
     } else {
-        let (_, rows, cols) = frames.dim();
+        let (rows, cols) = mean.dim();
         [(cols / 2) as f64, (rows / 2) as f64]
     }
 }
 
-/// Replaces every bad pixel by the mean of its good 8-neighbours in each frame (0 when it has
-/// none); returns how many pixels were bad.
-fn fill_bad_pixels(frames: &mut Array3<f32>, bad: &Array2<bool>) -> usize {
+/// Replaces every bad pixel (`list`, the `true`s of `bad`) by the mean of its good
+/// 8-neighbours in each frame (0 when it has none).
+fn fill_bad_pixels(frames: &mut Array3<f32>, bad: &Array2<bool>, list: &[(usize, usize)]) {
     let (rows, cols) = bad.dim();
-    let list: Vec<(usize, usize)> = bad
-        .indexed_iter()
-        .filter(|(_, b)| **b)
-        .map(|(i, _)| i)
-        .collect();
     for mut frame in frames.outer_iter_mut() {
-        for &(r, c) in &list {
+        for &(r, c) in list {
             let (mut sum, mut count) = (0.0f32, 0u32);
             for dr in -1i64..=1 {
                 for dc in -1i64..=1 {
@@ -226,7 +350,6 @@ fn fill_bad_pixels(frames: &mut Array3<f32>, bad: &Array2<bool>) -> usize {
             frame[(r, c)] = if count > 0 { sum / count as f32 } else { 0.0 };
         }
     }
-    list.len()
 }
 
 /// The object pixel `[x, y]` in metres, λ·z / (N·p), when the geometry is known.
@@ -310,7 +433,7 @@ fn positions_px(
 fn probe(
     raw: &RawScan,
     h5: &Hdf5Options,
-    diffraction: &Array3<f32>,
+    mean_power: &Array2<f32>,
     n: usize,
     notes: &mut Vec<String>,
 ) -> Result<Array2<Complex32>, DatasetError> {
@@ -342,22 +465,19 @@ fn probe(
          field is the mean amplitude, flat phase); training refines it"
             .into(),
     );
-    Ok(estimate_probe(diffraction))
+    Ok(estimate_probe(mean_power))
 }
 
-/// The probe whose far field has the amplitude √(mean |pattern|²) and a flat phase, centred.
-pub fn estimate_probe(diffraction: &Array3<f32>) -> Array2<Complex32> {
-    let (m, n, _) = diffraction.dim();
-    let mut power = Array2::<f32>::zeros((n, n));
-    for p in diffraction.outer_iter() {
-        power += &p.mapv(|a| a * a);
-    }
+/// The probe whose far field has the amplitude √(mean |pattern|²) and a flat phase, centred;
+/// `mean_power` is the mean over patterns of amplitude², `[n, n]`, DC centred.
+pub fn estimate_probe(mean_power: &Array2<f32>) -> Array2<Complex32> {
+    let n = mean_power.nrows();
     let h = n / 2;
     // DC-centred → DC at the corner, as the FFT wants it.
     let mut spectrum = vec![Complex32::default(); n * n];
     for r in 0..n {
         for c in 0..n {
-            let v = (power[((r + h) % n, (c + h) % n)] / m.max(1) as f32).sqrt();
+            let v = mean_power[((r + h) % n, (c + h) % n)].max(0.0).sqrt();
             spectrum[r * n + c] = Complex32::new(v, 0.0);
         }
     }
@@ -413,16 +533,16 @@ mod tests {
         frames[(1, 0, 0)] = 8.0;
         let mut bad = Array2::from_elem((3, 3), false);
         bad[(1, 1)] = true;
-        assert_eq!(fill_bad_pixels(&mut frames, &bad), 1);
+        fill_bad_pixels(&mut frames, &bad, &[(1, 1)]);
         assert!((frames[(0, 1, 1)] - 2.0).abs() < 1e-6);
         assert!((frames[(1, 1, 1)] - (8.0 + 7.0 * 2.0) / 8.0).abs() < 1e-6);
     }
 
     #[test]
     fn the_estimated_probe_has_the_mean_patterns_power() {
-        let mut d = Array3::<f32>::zeros((2, 64, 64));
-        d[(0, 32, 32)] = 3.0;
-        d[(1, 32, 33)] = 4.0;
+        let mut d = Array2::<f32>::zeros((64, 64));
+        d[(32, 32)] = 9.0 / 2.0;
+        d[(32, 33)] = 16.0 / 2.0;
         let p = estimate_probe(&d);
         let power: f32 = p.iter().map(num_complex::Complex::norm_sqr).sum();
         assert!((power - (9.0 + 16.0) / 2.0).abs() < 1e-3, "{power}");

@@ -10,15 +10,27 @@ use ndarray::{ArrayRef3, Axis};
 ///
 /// Returns `None` when every pattern is zero.
 pub fn normalization_factor(patterns: &ArrayRef3<f32>) -> Option<f64> {
-    let (m, n, _) = patterns.dim();
+    let n = patterns.dim().1;
+    factor_from_energies(
+        n,
+        patterns
+            .axis_iter(Axis(0))
+            .map(|p| p.iter().map(|&v| f64::from(v) * f64::from(v)).sum::<f64>()),
+    )
+}
+
+/// [`normalization_factor`] from the patterns' energies Σ_hw diffraction² (one per pattern
+/// use) and the pattern size `n`; `None` when there are none or all are zero.
+pub fn factor_from_energies(n: usize, energies: impl Iterator<Item = f64>) -> Option<f64> {
+    let (mut total, mut m) = (0.0f64, 0usize);
+    for e in energies {
+        total += e;
+        m += 1;
+    }
     if m == 0 {
         return None;
     }
-    let mean_energy: f64 = patterns
-        .axis_iter(Axis(0))
-        .map(|p| p.iter().map(|&v| f64::from(v) * f64::from(v)).sum::<f64>())
-        .sum::<f64>()
-        / m as f64;
+    let mean_energy = total / m as f64;
     let half = n as f64 / 2.0;
     (mean_energy > 0.0).then(|| (half * half / mean_energy).sqrt())
 }

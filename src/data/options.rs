@@ -21,6 +21,12 @@ pub struct LoadOptions {
     pub product: Option<PathBuf>,
     /// For an HDF5 file: the frames' dataset, positions, probe, pattern size and geometry.
     pub hdf5: Hdf5Options,
+    /// The memory ceiling for the prepared patterns of an HDF5 scan, bytes: a scan over it is
+    /// spilled to a file and read as needed (default: half the machine's memory, see
+    /// [`super::frames::default_memory_limit_bytes`]).
+    pub memory_limit_bytes: Option<u64>,
+    /// Where spill files go (default: [`super::frames::default_spill_dir`]).
+    pub spill_dir: Option<PathBuf>,
 }
 
 /// A loaded dataset and what was done to get it.

@@ -17,8 +17,13 @@ pub fn save_pinn(
     path: &Path,
     truth_patches: Option<&Array3<Complex32>>,
 ) -> Result<(), NpzError> {
+    // A spilled scan is read whole here: saving is for scans made in memory (simulations).
+    let diffraction = dataset.diffraction().map_err(|e| NpzError::Io {
+        path: path.to_path_buf(),
+        source: std::io::Error::other(e.to_string()),
+    })?;
     let mut w = NpzWriter::create(path)?;
-    w.add("diff3d", dataset.diffraction())?;
+    w.add("diff3d", &diffraction)?;
     let xs: Array1<f64> = dataset.positions_px().iter().map(|p| p[0]).collect();
     let ys: Array1<f64> = dataset.positions_px().iter().map(|p| p[1]).collect();
     w.add("xcoords", &xs)?;

@@ -318,7 +318,7 @@ mod tests {
                 .iter()
                 .map(|c| c.norm_sqr())
                 .sum();
-            let a_energy: f32 = sim.dataset.pattern(i).iter().map(|a| a * a).sum();
+            let a_energy: f32 = sim.dataset.pattern(i).unwrap().iter().map(|a| a * a).sum();
             assert!(
                 (psi_energy - a_energy).abs() < 1e-3 * psi_energy,
                 "{psi_energy} vs {a_energy}"

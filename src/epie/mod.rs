@@ -8,13 +8,13 @@
 pub mod positions;
 pub mod seed;
 
-use ndarray::{Array2, Array3, Axis};
+use ndarray::{Array2, ArrayRef3, Axis};
 use num_complex::Complex32;
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 
-use crate::data::Dataset;
+use crate::data::{Dataset, DatasetError};
 use crate::fft::Fft2;
 use positions::{PositionCorrection, Scene, gauss_newton_shift};
 
@@ -111,20 +111,33 @@ pub struct Epie {
 impl Epie {
     /// Sets up the canvas (object = 1) and the probe from the dataset. With position correction
     /// the canvas has room for every position to move by the search radius.
-    pub fn new(dataset: &Dataset, config: EpieConfig) -> Self {
-        Self::from_arrays(
-            dataset.diffraction(),
+    ///
+    /// ePIE holds every pattern in memory; a scan spilled to disk (over the memory ceiling) is
+    /// refused with an error that says so.
+    pub fn new(dataset: &Dataset, config: EpieConfig) -> Result<Self, DatasetError> {
+        let frames = dataset.frames();
+        if let Some(folder) = frames.spilled_to() {
+            return Err(DatasetError::ScanInput(format!(
+                "ePIE holds every pattern in memory, and this scan's patterns ({}) are over the \
+                 memory ceiling, so they were spilled to {}: raise the ceiling with \
+                 --memory-limit-mb, or reconstruct with the network, which reads them as needed",
+                crate::data::frames::human_bytes(frames.bytes()),
+                folder.display()
+            )));
+        }
+        Ok(Self::from_arrays(
+            &dataset.diffraction()?,
             dataset.positions_px(),
             dataset.probe(),
             config,
-        )
+        ))
     }
 
     /// [`Epie::new`] from the arrays themselves, at any pattern size (the network's sizes
     /// do not bind ePIE): `[m, n, n]` DC-centred amplitudes, one `[x, y]` per pattern, and an
     /// `[n, n]` probe. The caller keeps the shapes consistent.
     pub fn from_arrays(
-        diffraction: &Array3<f32>,
+        diffraction: &ArrayRef3<f32>,
         positions_px: &[[f64; 2]],
         probe: &Array2<Complex32>,
         config: EpieConfig,
@@ -495,16 +508,16 @@ impl ProbeFrame {
 
 /// The probe `sweeps` sweeps of ePIE (default settings, probe updated from the second sweep)
 /// refine from the dataset's own guess.
-pub fn refined_probe(dataset: &Dataset, sweeps: usize) -> Array2<Complex32> {
-    run_epie(
+pub fn refined_probe(dataset: &Dataset, sweeps: usize) -> Result<Array2<Complex32>, DatasetError> {
+    let result = run_epie(
         dataset,
         EpieConfig {
             iterations: sweeps,
             ..EpieConfig::default()
         },
         |_| true,
-    )
-    .probe
+    )?;
+    Ok(result.probe)
 }
 
 /// Runs ePIE on `dataset` (see [`Epie`]).
@@ -512,6 +525,6 @@ pub fn run_epie(
     dataset: &Dataset,
     config: EpieConfig,
     progress: impl FnMut(EpieProgress) -> bool,
-) -> EpieResult {
-    Epie::new(dataset, config).run(progress)
+) -> Result<EpieResult, DatasetError> {
+    Ok(Epie::new(dataset, config)?.run(progress))
 }

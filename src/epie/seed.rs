@@ -24,6 +24,15 @@ pub enum SeedError {
         "the seed object and probe predict no photons over the scan (object empty or probe zero)"
     )]
     Empty,
+    /// The scan cannot be held for ePIE (see [`Epie::new`]).
+    #[error("{0}")]
+    Data(String),
+}
+
+impl From<crate::data::DatasetError> for SeedError {
+    fn from(e: crate::data::DatasetError) -> Self {
+        Self::Data(e.to_string())
+    }
 }
 
 /// How a seed landed on the canvas.
@@ -118,7 +127,7 @@ pub fn run_seeded(
     probe: &ArrayRef2<Complex32>,
     progress: impl FnMut(super::EpieProgress) -> bool,
 ) -> Result<(super::EpieResult, SeedSummary), SeedError> {
-    let mut epie = Epie::new(dataset, config);
+    let mut epie = Epie::new(dataset, config)?;
     let summary = epie.seed(object, object_origin_px, probe)?;
     Ok((epie.run(progress), summary))
 }

@@ -200,7 +200,7 @@ pub(super) fn start_epie(session: &mut Session, env: &mut Env<'_>, seeded: bool)
                 correct_positions,
                 ..EpieConfig::default()
             },
-        );
+        )?;
         if let Some((object, origin_px, probe)) = &seed {
             epie.seed(object, *origin_px, probe)
                 .context("cannot start ePIE from the network's reconstruction")?;

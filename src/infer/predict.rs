@@ -140,7 +140,7 @@ pub fn stitch_rows(
     let mut patterns = 0;
     let c = groups.channels();
     for (i, chunk) in rows.chunks(batch_size.max(1)).enumerate() {
-        let mut x = groups.diffraction_rows(dataset, chunk);
+        let mut x = groups.diffraction_rows(dataset, chunk)?;
         x.mapv_inplace(|v| v * normalization_factor as f32);
         let patches = predict_patches(network, &x, device)?;
         let c_out = patches.dim().1;

@@ -15,7 +15,7 @@
 //! [`residual_map`] spreads the per-position figure over the object, each position weighted by
 //! its probe intensity, so the map shows where on the sample the model does not explain the data.
 
-use ndarray::{Array2, Array3};
+use ndarray::{Array2, ArrayRef3, Axis};
 use num_complex::Complex32;
 
 use crate::fft::Fft2;
@@ -149,16 +149,30 @@ pub fn data_fit(
     origin_px: [f64; 2],
     positions_px: &[[f64; 2]],
     probe: &Array2<Complex32>,
-    patterns: &Array3<f32>,
+    patterns: &ArrayRef3<f32>,
 ) -> Option<DataFit> {
     let (m, rows, cols) = patterns.dim();
+    if m != positions_px.len() || rows != cols {
+        return None;
+    }
+    data_fit_read(object, origin_px, positions_px, probe, rows, |j| {
+        Some(patterns.index_axis(Axis(0), j).to_owned())
+    })
+}
+
+/// [`data_fit`] with the patterns read one at a time: `read(j)` gives position `j`'s `n × n`
+/// pattern (`None` when it cannot be read, which gives `None`). For scans read from disk.
+pub fn data_fit_read(
+    object: &Array2<Complex32>,
+    origin_px: [f64; 2],
+    positions_px: &[[f64; 2]],
+    probe: &Array2<Complex32>,
+    pattern_n: usize,
+    mut read: impl FnMut(usize) -> Option<Array2<f32>>,
+) -> Option<DataFit> {
+    let m = positions_px.len();
     let n = probe.nrows();
-    if positions_px.is_empty()
-        || m != positions_px.len()
-        || probe.ncols() != n
-        || rows != n
-        || cols != n
-    {
+    if positions_px.is_empty() || probe.ncols() != n || pattern_n != n {
         return None;
     }
     let fft = Fft2::new(n, false);
@@ -169,6 +183,10 @@ pub fn data_fit(
         .iter()
         .enumerate()
         .map(|(j, &position)| {
+            let pattern = read(j)?;
+            if pattern.dim() != (n, n) {
+                return None;
+            }
             patch_at(object, origin_px, position, n, &mut psi);
             for (v, p) in psi.iter_mut().zip(&probe) {
                 *v *= p;
@@ -178,7 +196,7 @@ pub fn data_fit(
             for ky in 0..n {
                 for kx in 0..n {
                     let model = f64::from(psi[ky * n + kx].norm_sqr());
-                    let a = f64::from(patterns[[j, (ky + half) % n, (kx + half) % n]]);
+                    let a = f64::from(pattern[[(ky + half) % n, (kx + half) % n]]);
                     let k = a * a;
                     if k > 0.0 {
                         s.k_ln_k_minus_k += k * k.ln() - k;
@@ -189,9 +207,9 @@ pub fn data_fit(
                     s.cross += model.sqrt() * a;
                 }
             }
-            s
+            Some(s)
         })
-        .collect();
+        .collect::<Option<_>>()?;
     let total_model: f64 = sums.iter().map(|s| s.model).sum();
     let total_counts: f64 = sums.iter().map(|s| s.counts).sum();
     if total_model <= 0.0 || !total_model.is_finite() {
@@ -266,6 +284,7 @@ pub fn residual_map(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ndarray::Array3;
 
     /// Patterns simulated from an object and probe are explained exactly by them (deviance and
     /// Fourier error zero, scale recovered), and worse by a flattened object.

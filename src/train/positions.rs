@@ -81,7 +81,7 @@ pub fn predict_all(
     for chunk in indices.chunks(BATCH) {
         let mut x = ndarray::Array4::<f32>::zeros((chunk.len(), 1, n, n));
         for (b, &i) in chunk.iter().enumerate() {
-            x.slice_mut(s![b, 0, .., ..]).assign(&dataset.pattern(i));
+            x.slice_mut(s![b, 0, .., ..]).assign(&dataset.pattern(i)?);
         }
         x.mapv_inplace(|v| v * factor as f32);
         let predicted = predict_patches(network, &x, device)?;

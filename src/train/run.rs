@@ -115,7 +115,7 @@ pub fn train(
             control.events.log(format!(
                 "refining the probe with {sweeps} sweeps of ePIE on the training scan"
             ));
-            refined = train_data.with_probe(crate::epie::refined_probe(train_data, sweeps))?;
+            refined = train_data.with_probe(crate::epie::refined_probe(train_data, sweeps)?)?;
             &refined
         }
         _ => train_data,
@@ -293,7 +293,7 @@ fn train_epoch(
         }
         let probe = state.learned_probe.as_ref().map(|(p, _)| p);
         let inputs = (probe, state.positions.as_deref());
-        let batch = setup.batch_loss(&state.network, inputs, set, chunk, &autodiff);
+        let batch = setup.batch_loss(&state.network, inputs, set, chunk, &autodiff)?;
         let value = f64::from(batch.loss.clone().into_scalar::<f32>());
         if !value.is_finite() {
             return Ok(EpochPass {
@@ -423,7 +423,7 @@ fn run_epochs(
             .positions
             .as_deref()
             .filter(|_| std::ptr::eq(validation.dataset, setup.splits.train.dataset));
-        let val_loss = setup.evaluate(&state.network, (probe, positions), validation, device);
+        let val_loss = setup.evaluate(&state.network, (probe, positions), validation, device)?;
         let duration_secs = started.elapsed().as_secs_f64();
         let record = EpochRecord {
             epoch,

@@ -37,7 +37,7 @@ impl<'a> GroupSet<'a> {
         rows: Vec<usize>,
         factor: f64,
         scale: f64,
-    ) -> Self {
+    ) -> Result<Self, DatasetError> {
         let mut used = vec![false; dataset.len()];
         for &r in &rows {
             for &i in groups.indices.row(r) {
@@ -49,31 +49,32 @@ impl<'a> GroupSet<'a> {
             .into_par_iter()
             .map(|i| {
                 if !used[i] {
-                    return 0.0;
+                    return Ok(0.0);
                 }
-                let pattern = dataset.pattern(i);
+                let pattern = dataset.pattern(i)?;
                 let sum: f64 = pattern
                     .iter()
                     .map(|&x| deviance_offset(scale2 * f64::from(x) * f64::from(x)))
                     .sum();
-                sum / pattern.len().max(1) as f64
+                Ok(sum / pattern.len().max(1) as f64)
             })
-            .collect();
-        Self {
+            .collect::<Result<_, DatasetError>>()?;
+        Ok(Self {
             dataset,
             groups,
             rows,
             factor,
             offsets,
-        }
+        })
     }
 
-    /// Normalised network inputs of `rows`, `[b, c, n, n]`.
-    pub fn inputs(&self, rows: &[usize]) -> Array4<f32> {
-        let mut x = self.groups.diffraction_rows(self.dataset, rows);
+    /// Normalised network inputs of `rows`, `[b, c, n, n]` (read from the spill file when the
+    /// scan is on disk).
+    pub fn inputs(&self, rows: &[usize]) -> Result<Array4<f32>, DatasetError> {
+        let mut x = self.groups.diffraction_rows(self.dataset, rows)?;
         let factor = self.factor as f32;
         x.mapv_inplace(|v| v * factor);
-        x
+        Ok(x)
     }
 
     /// The relative coordinates (physics.md §2: −(position − the group's mean position)) of
@@ -156,8 +157,8 @@ impl<'a> Splits<'a> {
                 .ok_or_else(|| DatasetError::Grouping("every test pattern is zero".into()))?;
             let test_rows = (0..test_groups.len()).collect();
             return Ok(Self {
-                train: GroupSet::new(train, groups, rows, factor, scale),
-                validation: GroupSet::new(test, test_groups, test_rows, test_factor, scale),
+                train: GroupSet::new(train, groups, rows, factor, scale)?,
+                validation: GroupSet::new(test, test_groups, test_rows, test_factor, scale)?,
                 validation_source: "the test file".into(),
             });
         }
@@ -170,9 +171,9 @@ impl<'a> Splits<'a> {
         let mut rng = ChaCha8Rng::seed_from_u64(config.seed.wrapping_add(0x5EED));
         rows.shuffle(&mut rng);
         let val_rows = rows.split_off(rows.len() - n_val);
-        let train_set = GroupSet::new(train, groups.clone(), rows, factor, scale);
+        let train_set = GroupSet::new(train, groups.clone(), rows, factor, scale)?;
         Ok(Self {
-            validation: GroupSet::new(train, groups, val_rows, factor, scale),
+            validation: GroupSet::new(train, groups, val_rows, factor, scale)?,
             train: train_set,
             validation_source: format!(
                 "{:.0} % of the training groups",

@@ -8,6 +8,7 @@ use burn::prelude::*;
 use super::config::TrainConfig;
 use super::probe_param::TrainableProbe;
 use super::split::{GroupSet, Splits};
+use crate::data::DatasetError;
 use crate::infer::predict::to_tensor;
 use crate::model::PinnNet;
 use crate::physics::loss::{amplitude_mae, poisson_deviance, total_variation};
@@ -49,7 +50,7 @@ impl Setup<'_> {
         set: &GroupSet<'_>,
         rows: &[usize],
         device: &Device,
-    ) -> BatchLoss {
+    ) -> Result<BatchLoss, DatasetError> {
         let weights = self.config.loss;
         let learned;
         let forward = match probe {
@@ -61,7 +62,7 @@ impl Setup<'_> {
             }
             None => &self.forward,
         };
-        let x = to_tensor(&set.inputs(rows), device); // [b, c, n, n]
+        let x = to_tensor(&set.inputs(rows)?, device); // [b, c, n, n]
         let coords = match positions {
             Some(positions) => set.coords_relative_at(rows, positions),
             None => set.groups.coords_relative_rows(rows),
@@ -96,10 +97,10 @@ impl Setup<'_> {
         if weights.tv > 0.0 {
             loss = loss + total_variation(&object).mul_scalar(weights.tv);
         }
-        BatchLoss {
+        Ok(BatchLoss {
             loss,
             constant: f64::from(weights.nll + own_patch) * set.offset_mean(rows),
-        }
+        })
     }
 
     /// Mean loss over `set` with the network (and the trainable probe, if any) in inference
@@ -110,17 +111,18 @@ impl Setup<'_> {
         (probe, positions): (Option<&TrainableProbe>, Option<&[[f64; 2]]>),
         set: &GroupSet<'_>,
         device: &Device,
-    ) -> f64 {
+    ) -> Result<f64, DatasetError> {
         let network = network.valid();
         let probe = probe.map(Module::valid);
         let (mut total, mut count) = (0.0, 0usize);
         for rows in set.rows.chunks(self.config.batch_size) {
-            let batch = self.batch_loss(&network, (probe.as_ref(), positions), set, rows, device);
+            let batch =
+                self.batch_loss(&network, (probe.as_ref(), positions), set, rows, device)?;
             let value = f64::from(batch.loss.into_scalar::<f32>());
             total += (value + batch.constant) * rows.len() as f64;
             count += rows.len();
         }
-        mean(total, count)
+        Ok(mean(total, count))
     }
 }
 

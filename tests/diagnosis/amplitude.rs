@@ -123,15 +123,16 @@ fn does_the_star_data_constrain_the_amplitude() {
             ..EpieConfig::default()
         },
         |_| true,
-    );
-    let patterns = scan.diffraction();
+    )
+    .unwrap();
+    let patterns = scan.diffraction().unwrap();
     // ePIE places each patch at the nearest canvas pixel: its object fits the data there.
     let placed = nearest_pixel_positions(&epie.positions_px, epie.origin_px, scan.n());
     let fit = |object: &Array2<Complex32>, origin: [f64; 2], probe: &Array2<Complex32>| {
-        data_fit(object, origin, &placed, probe, patterns).unwrap()
+        data_fit(object, origin, &placed, probe, &patterns).unwrap()
     };
     let fit_network = |object: &Array2<Complex32>, origin: [f64; 2], probe: &Array2<Complex32>| {
-        data_fit(object, origin, scan.positions_px(), probe, patterns).unwrap()
+        data_fit(object, origin, scan.positions_px(), probe, &patterns).unwrap()
     };
     let weights = StitchWeights::Illumination.patch_weights(&epie.probe);
     let top_left = [

@@ -38,6 +38,7 @@ fn coarse(scan: &Dataset, positions: &[[f64; 2]], f: usize) -> Coarse {
     let lo = n / 2 - k / 2;
     let diffraction: Array3<f32> = scan
         .diffraction()
+        .unwrap()
         .slice(s![.., lo..lo + k, lo..lo + k])
         .to_owned();
     let mut spectrum: Vec<Complex32> = scan.probe().iter().copied().collect();

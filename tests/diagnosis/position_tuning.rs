@@ -103,7 +103,8 @@ fn position_correction_settings_on_lines_512_positions() {
                 ..EpieConfig::default()
             },
             |_| true,
-        );
+        )
+        .unwrap();
         let stats = error_stats(&result.positions_px, &truth);
         // Score at the true positions' frame: move the object by the mean position error.
         let shift = stats.mean_shift_px;

@@ -30,7 +30,7 @@ fn registration_with_a_trained_model() {
     let truth = truth_scan.positions_px().to_vec();
     let given = displace(&truth, &PositionErrors::default());
     let scan = truth_scan.with_positions(given.clone()).unwrap();
-    let factor = normalization_factor(scan.diffraction()).unwrap();
+    let factor = normalization_factor(&scan.diffraction().unwrap()).unwrap();
     let patches = predict_all(&bundle.network.valid(), &scan, factor, &device).unwrap();
     let weights = StitchWeights::Illumination.patch_weights(&bundle.probe);
     println!("given: {:?}", error_stats(&given, &truth));

@@ -139,7 +139,7 @@ pub(super) fn case_data(case: QualityCase, args: &CaseOptions<'_>) -> anyhow::Re
                     ..EpieConfig::default()
                 },
                 |_| true,
-            );
+            )?;
             let reference = Reconstruction {
                 object: epie.object,
                 probe: epie.probe,

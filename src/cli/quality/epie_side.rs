@@ -56,7 +56,7 @@ pub(super) fn run(
             p.error
         );
         true
-    });
+    })?;
     let seconds = started.elapsed().as_secs_f64();
     let recon = Reconstruction {
         object: result.object,

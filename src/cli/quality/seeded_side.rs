@@ -78,12 +78,12 @@ pub(super) fn run(
             phase_pearson: e.as_ref().and_then(|e| e.phase.pearson),
         }
     };
-    let mut seeded_epie = Epie::new(&scan, config);
+    let mut seeded_epie = Epie::new(&scan, config)?;
     let summary = seeded_epie
         .seed(&network.object, network.origin_px, &network.probe)
         .context("cannot seed ePIE with the network's reconstruction")?;
     let seeded = sweep_all(&mut seeded_epie, sweeps, "seeded", &judge);
-    let mut scratch_epie = Epie::new(&scan, config);
+    let mut scratch_epie = Epie::new(&scan, config)?;
     let scratch = sweep_all(&mut scratch_epie, sweeps, "from scratch", &judge);
     let target = scratch.last().and_then(|s| s.phase_pearson);
     let seeded_reaches_scratch_at = target.and_then(|t| {

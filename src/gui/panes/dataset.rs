@@ -12,6 +12,9 @@ use crate::gui::widgets::colormap::{log1p10, real_image};
 use crate::gui::widgets::image_view::{BarKind, ColorBar, ImageView};
 use crate::io::png::{ColorMap, finite_range};
 
+/// A pattern read for the pane: (dataset version, index) and its values or the read error.
+type ShownPattern = ((u64, usize), Result<ndarray::Array2<f32>, String>);
+
 /// The dataset pane's own view state.
 #[derive(Debug)]
 pub struct DatasetPane {
@@ -19,6 +22,9 @@ pub struct DatasetPane {
     pub index: usize,
     pattern: ImageView,
     bar: Option<ColorBar>,
+    /// The pattern shown, read once per (dataset version, index): a spilled scan is read
+    /// from disk.
+    shown: Option<ShownPattern>,
 }
 
 impl Default for DatasetPane {
@@ -27,6 +33,7 @@ impl Default for DatasetPane {
             index: 0,
             pattern: ImageView::new("pattern"),
             bar: None,
+            shown: None,
         }
     }
 }
@@ -153,15 +160,32 @@ impl DatasetPane {
                 .on_hover_text("Show log10(1 + amplitude): the pattern's range spans decades");
         });
         let index = self.index;
+        if self.shown.as_ref().map(|s| s.0) != Some((view.version, index)) {
+            let read = dataset
+                .pattern(index)
+                .map(ndarray::CowArray::into_owned)
+                .map_err(|e| e.to_string());
+            self.shown = Some(((view.version, index), read));
+        }
+        let pattern = match self.shown.as_ref().map(|s| &s.1) {
+            Some(Ok(pattern)) => pattern,
+            Some(Err(e)) => {
+                ui.colored_label(
+                    ui.visuals().error_fg_color,
+                    format!("pattern {index} cannot be read: {e}"),
+                );
+                return;
+            }
+            None => return,
+        };
         let key = (
             view.version.wrapping_mul(1_000_003) + index as u64,
             u64::from(log),
         );
         let mut bar = self.bar.clone();
         self.pattern.update(ui.ctx(), key, || {
-            let pattern = dataset.pattern(index);
             let values = if log {
-                log1p10(&pattern)
+                log1p10(pattern)
             } else {
                 pattern.to_owned()
             };
@@ -189,7 +213,7 @@ impl DatasetPane {
         let text = match hovered {
             Some([c, r]) => {
                 let (r, c) = (r as usize, c as usize);
-                let a = dataset.pattern(index)[[r, c]];
+                let a = pattern[[r, c]];
                 format!("pixel ({c}, {r}): amplitude {a:.4}, counts {:.1}", a * a)
             }
             None => "hover the pattern for values; drag to pan, Ctrl+scroll to zoom".into(),

@@ -13,10 +13,11 @@
 //! 3. **A single 3-D stack** anywhere (`/exchange/data`, `/dp`, …), or the dataset the user
 //!    names; the geometry and positions come from the user.
 
-use std::path::Path;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
 
 use hdf5_metno::{Dataset, File, Group};
-use ndarray::{Array2, Array3, Axis, Ix2, Ix3, s};
+use ndarray::{Array2, Array3, Ix2, Ix3, s};
 use num_complex::Complex32;
 
 use super::Hdf5Error;
@@ -57,15 +58,16 @@ pub struct ScanGeometry {
     pub beam_center_px: Option<[f64; 2]>,
 }
 
-/// A scan as the file holds it, before any conversion.
-#[derive(Debug, Clone)]
+/// A scan as the file holds it, before any conversion. The frames stay in the file until they
+/// are read, block by block ([`FrameStack::read_block`]).
+#[derive(Debug)]
 pub struct RawScan {
     /// The layout read.
     pub layout: Hdf5Layout,
     /// Where the frames came from (dataset paths).
     pub frames_from: Vec<String>,
-    /// `[m, rows, cols]` detector frames (counts), as `f32`.
-    pub frames: Array3<f32>,
+    /// The `[m, rows, cols]` detector frames (counts), in the file.
+    pub frames: FrameStack,
     /// Bad pixels (`true` = bad), when the file gives a mask.
     pub bad_pixels: Option<Array2<bool>>,
     /// The geometry the file states.
@@ -135,8 +137,25 @@ fn dataset(path: &Path, file: &File, object: &str) -> Result<Dataset, Hdf5Error>
         .map_err(|e| object_error(path, object, &e))
 }
 
-/// Reads a 3-D stack of frames as `f32`.
-fn frames_of(path: &Path, ds: &Dataset, object: &str) -> Result<Array3<f32>, Hdf5Error> {
+/// The frames of a scan in the file: one or more 3-D datasets (linked data files one after
+/// another), all with the same frame size, read a block of frames at a time.
+#[derive(Debug)]
+pub struct FrameStack {
+    file: PathBuf,
+    parts: Vec<StackPart>,
+    rows: usize,
+    cols: usize,
+}
+
+#[derive(Debug)]
+struct StackPart {
+    dataset: Dataset,
+    object: String,
+    frames: usize,
+}
+
+/// Checks that `ds` is a readable 3-D stack of frames: shape, then filters.
+fn stack_part(path: &Path, ds: Dataset, object: &str) -> Result<StackPart, Hdf5Error> {
     let shape = ds.shape();
     if shape.len() != 3 || shape.contains(&0) {
         return Err(Hdf5Error::new(
@@ -145,9 +164,61 @@ fn frames_of(path: &Path, ds: &Dataset, object: &str) -> Result<Array3<f32>, Hdf
             format!("shape {shape:?}, expected (frames, rows, columns)"),
         ));
     }
-    check_filters(path, ds, object)?;
-    ds.read::<f32, Ix3>()
-        .map_err(|e| object_error(path, object, &e))
+    check_filters(path, &ds, object)?;
+    Ok(StackPart {
+        dataset: ds,
+        object: object.to_owned(),
+        frames: shape[0],
+    })
+}
+
+impl FrameStack {
+    /// Number of frames.
+    pub fn len(&self) -> usize {
+        self.parts.iter().map(|p| p.frames).sum()
+    }
+
+    /// Always false: a stack has at least one frame.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// `(rows, cols)` of one frame.
+    pub fn frame_dim(&self) -> (usize, usize) {
+        (self.rows, self.cols)
+    }
+
+    /// Frames `frames` (which may span linked files), rows `rows` and columns `cols` of each,
+    /// as `f32`, `[frames.len(), rows.len(), cols.len()]`. Only the chunks that hold them are
+    /// read and decoded.
+    pub fn read_block(
+        &self,
+        frames: Range<usize>,
+        rows: Range<usize>,
+        cols: Range<usize>,
+    ) -> Result<Array3<f32>, Hdf5Error> {
+        let mut out = Array3::<f32>::zeros((frames.len(), rows.len(), cols.len()));
+        let mut first = 0;
+        for part in &self.parts {
+            let here = first..first + part.frames;
+            let (a, b) = (frames.start.max(here.start), frames.end.min(here.end));
+            if a < b {
+                let block = part
+                    .dataset
+                    .read_slice::<f32, _, Ix3>(s![a - first..b - first, rows.clone(), cols.clone()])
+                    .map_err(|e| object_error(&self.file, &part.object, &e))?;
+                out.slice_mut(s![a - frames.start..b - frames.start, .., ..])
+                    .assign(&block);
+            }
+            first += part.frames;
+        }
+        Ok(out)
+    }
+
+    /// Every frame, whole (for small files and tests).
+    pub fn read_all(&self) -> Result<Array3<f32>, Hdf5Error> {
+        self.read_block(0..self.len(), 0..self.rows, 0..self.cols)
+    }
 }
 
 /// Known filter names, for the error that names one we cannot decode.
@@ -193,7 +264,14 @@ fn scalar(group: &Group, name: &str) -> Option<f64> {
 
 fn read_cxi(path: &Path, file: &File) -> Result<RawScan, Hdf5Error> {
     let data_path = "entry_1/data_1/data";
-    let frames = frames_of(path, &dataset(path, file, data_path)?, data_path)?;
+    let frames = stack(
+        path,
+        vec![stack_part(
+            path,
+            dataset(path, file, data_path)?,
+            data_path,
+        )?],
+    )?;
     let mut notes = Vec::new();
     let detector = file.group("entry_1/instrument_1/detector_1").ok();
     let source = file.group("entry_1/instrument_1/source_1").ok();
@@ -295,14 +373,14 @@ fn read_nexus(path: &Path, file: &File) -> Result<RawScan, Hdf5Error> {
     let mut frames_from = Vec::new();
     if names.is_empty() {
         let object = "entry/data/data";
-        parts.push(frames_of(path, &dataset(path, file, object)?, object)?);
+        parts.push(stack_part(path, dataset(path, file, object)?, object)?);
         frames_from.push(format!("/{object}"));
     } else {
         for name in &names {
             let object = format!("entry/data/{name}");
             match data.dataset(name) {
                 Ok(ds) => {
-                    parts.push(frames_of(path, &ds, &object)?);
+                    parts.push(stack_part(path, ds, &object)?);
                     frames_from.push(format!("/{object}"));
                 }
                 Err(e) => notes.push(format!(
@@ -354,17 +432,19 @@ fn read_nexus(path: &Path, file: &File) -> Result<RawScan, Hdf5Error> {
     })
 }
 
-/// Frames from several files, one stack; all must have the same frame shape.
-fn stack(path: &Path, parts: Vec<Array3<f32>>) -> Result<Array3<f32>, Hdf5Error> {
-    if parts.len() == 1 {
-        return Ok(parts.into_iter().next().unwrap_or_default());
-    }
-    let frame = |a: &Array3<f32>| (a.shape()[1], a.shape()[2]);
-    let first = frame(&parts[0]);
+/// Frames from one or several datasets, one stack; all must have the same frame shape.
+fn stack(path: &Path, parts: Vec<StackPart>) -> Result<FrameStack, Hdf5Error> {
+    let frame = |p: &StackPart| {
+        let shape = p.dataset.shape();
+        (shape[1], shape[2])
+    };
+    let Some(first) = parts.first().map(frame) else {
+        return Err(Hdf5Error::new(path, "/", "no frames"));
+    };
     if let Some(bad) = parts.iter().find(|p| frame(p) != first) {
         return Err(Hdf5Error::new(
             path,
-            "entry/data",
+            &bad.object,
             format!(
                 "linked data files disagree on the frame size: {:?} and {:?}",
                 first,
@@ -372,9 +452,12 @@ fn stack(path: &Path, parts: Vec<Array3<f32>>) -> Result<Array3<f32>, Hdf5Error>
             ),
         ));
     }
-    let views: Vec<_> = parts.iter().map(|p| p.view()).collect();
-    ndarray::concatenate(Axis(0), &views)
-        .map_err(|e| Hdf5Error::new(path, "entry/data", e.to_string()))
+    Ok(FrameStack {
+        file: path.to_path_buf(),
+        parts,
+        rows: first.0,
+        cols: first.1,
+    })
 }
 
 fn read_stack(
@@ -384,7 +467,10 @@ fn read_stack(
     notes: Vec<String>,
 ) -> Result<RawScan, Hdf5Error> {
     let object = object.trim_start_matches('/');
-    let frames = frames_of(path, &dataset(path, file, object)?, object)?;
+    let frames = stack(
+        path,
+        vec![stack_part(path, dataset(path, file, object)?, object)?],
+    )?;
     Ok(RawScan {
         layout: Hdf5Layout::Stack,
         frames_from: vec![format!("/{object}")],
@@ -395,22 +481,4 @@ fn read_stack(
         probe: None,
         notes,
     })
-}
-
-/// The central `rows × cols` window of every frame starting at `(top, left)`; pixels outside
-/// the frame are zero. (Used to cut an N × N pattern around the beam centre.)
-pub fn window(frames: &Array3<f32>, top: i64, left: i64, n: usize) -> Array3<f32> {
-    let (m, rows, cols) = frames.dim();
-    let mut out = Array3::<f32>::zeros((m, n, n));
-    let r0 = top.max(0);
-    let c0 = left.max(0);
-    let r1 = (top + n as i64).min(rows as i64);
-    let c1 = (left + n as i64).min(cols as i64);
-    if r1 > r0 && c1 > c0 {
-        let src = frames.slice(s![.., r0 as usize..r1 as usize, c0 as usize..c1 as usize]);
-        let (dr, dc) = ((r0 - top) as usize, (c0 - left) as usize);
-        out.slice_mut(s![.., dr..dr + src.shape()[1], dc..dc + src.shape()[2]])
-            .assign(&src);
-    }
-    out
 }
