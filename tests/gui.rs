@@ -480,3 +480,93 @@ fn export_and_the_report_command_draw_the_same_page() {
         from_command.len()
     );
 }
+
+/// An HDF5 file the reader cannot place by itself (two 3-D datasets, positions in metres and no
+/// geometry): the window lists its 3-D datasets, the user picks the frames and types the
+/// geometry, and the scan opens.
+#[test]
+fn an_unrecognised_hdf5_file_opens_with_the_frames_picked_and_the_geometry_typed() {
+    use eframe::egui::accesskit::Role;
+    let dir = tempfile::tempdir().unwrap();
+    let fixtures = std::path::Path::new("tests/fixtures/hdf5");
+    // The CXI fixture's frames and positions, written as a bare file with a second stack.
+    let cxi = hdf5_metno::File::open(fixtures.join("scan.cxi")).unwrap();
+    let frames: ndarray::Array3<f32> = cxi.dataset("entry_1/data_1/data").unwrap().read().unwrap();
+    let translation: ndarray::Array2<f64> = cxi
+        .dataset("entry_1/data_1/translation")
+        .unwrap()
+        .read()
+        .unwrap();
+    let path = dir.path().join("two_stacks.h5");
+    let file = hdf5_metno::File::create(&path).unwrap();
+    let group = file.create_group("scan").unwrap();
+    group
+        .new_dataset_builder()
+        .with_data(&frames)
+        .create("frames")
+        .unwrap();
+    group
+        .new_dataset_builder()
+        .with_data(&ndarray::Array3::<f32>::zeros((2, 64, 64)))
+        .create("dark")
+        .unwrap();
+    drop((group, file, cxi));
+    let positions = dir.path().join("positions.csv");
+    let lines: Vec<String> = translation
+        .outer_iter()
+        .map(|r| format!("{},{}", r[0], r[1]))
+        .collect();
+    std::fs::write(&positions, format!("x_m,y_m\n{}\n", lines.join("\n"))).unwrap();
+
+    let mut h = harness(dir.path(), Some(path.clone()));
+    step_until(&mut h, "the file to be refused", |app| {
+        app.session.failed_open.is_some() && app.session.loading.is_none()
+    });
+    // The positions file, as its button would give it.
+    let mut options = h.state().session.failed_open.clone().unwrap().options;
+    options.hdf5.positions = Some(positions);
+    h.state_mut()
+        .push(Command::OpenDatasetWith(path.clone(), options));
+    step_until(&mut h, "the refusal with positions", |app| {
+        app.session.loading.is_none()
+            && app
+                .session
+                .failed_open
+                .as_ref()
+                .is_some_and(|f| f.options.hdf5.positions.is_some())
+    });
+    assert!(
+        h.query_all_by_label_contains("several 3-D datasets")
+            .next()
+            .is_some()
+    );
+    h.get_by_role_and_label(Role::RadioButton, "/scan/dark");
+    h.get_by_role_and_label(Role::RadioButton, "/scan/frames")
+        .click();
+    h.step();
+    for (label, value) in [
+        ("Photon energy (eV)", "8000"),
+        ("Detector distance (m)", "2"),
+        ("Detector pixel (m)", "75e-6"),
+    ] {
+        h.get_by_role_and_label(Role::TextInput, label).click();
+        h.step();
+        h.get_by_role_and_label(Role::TextInput, label)
+            .type_text(value);
+        h.step();
+    }
+    click(&mut h, "Open with these settings");
+    step_until(&mut h, "the scan with the picked frames", |app| {
+        app.session.failed_open.is_none()
+            && app.session.loading.is_none()
+            && app
+                .session
+                .dataset
+                .as_ref()
+                .is_some_and(|d| d.path.ends_with("two_stacks.h5"))
+    });
+    let dataset = &h.state().session.dataset.as_ref().unwrap().dataset;
+    assert_eq!((dataset.len(), dataset.n()), (64, 64));
+    let pixel = dataset.physical.pixel_size_m.unwrap();
+    assert!((pixel - 6.4575e-8).abs() < 1e-11, "{pixel}");
+}

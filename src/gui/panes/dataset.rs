@@ -2,10 +2,13 @@
 //! loader's notes and errors in place, a pattern browser (index slider, log scale, colour bar,
 //! hover value) and the scan positions with the current pattern highlighted.
 
+use std::path::PathBuf;
+
 use eframe::egui::{self, Color32, RichText, vec2};
 use egui_plot::{Arrows, Legend, MarkerShape, Plot, PlotPoints, Points};
 
 use super::PaneCtx;
+use super::hdf5_form::Hdf5Form;
 use crate::gui::command::Command;
 use crate::gui::session::{DatasetView, OpenFailure, OpenFix, Session};
 use crate::gui::widgets::colormap::{log1p10, real_image};
@@ -25,6 +28,9 @@ pub struct DatasetPane {
     /// The pattern shown, read once per (dataset version, index): a spilled scan is read
     /// from disk.
     shown: Option<ShownPattern>,
+    /// The HDF5 settings form of the last refused file, when it is an HDF5 file (`None`
+    /// inside: it is not).
+    hdf5_form: Option<(PathBuf, Option<Hdf5Form>)>,
 }
 
 impl Default for DatasetPane {
@@ -34,6 +40,7 @@ impl Default for DatasetPane {
             pattern: ImageView::new("pattern"),
             bar: None,
             shown: None,
+            hdf5_form: None,
         }
     }
 }
@@ -121,6 +128,13 @@ impl DatasetPane {
         }
         if let Some(failure) = &session.failed_open {
             error_ui(ui, failure, pane.commands);
+            if self.hdf5_form.as_ref().map(|f| &f.0) != Some(&failure.path) {
+                let form = crate::io::hdf5::is_hdf5(&failure.path).then(|| Hdf5Form::new(failure));
+                self.hdf5_form = Some((failure.path.clone(), form));
+            }
+            if let Some((_, Some(form))) = &mut self.hdf5_form {
+                form.ui(ui, failure, pane.commands);
+            }
         }
         let Some(view) = &session.dataset else {
             open_prompt_ui(ui, pane);

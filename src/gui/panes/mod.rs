@@ -2,6 +2,7 @@
 //! changes the session itself.
 
 pub mod dataset;
+pub mod hdf5_form;
 pub mod probe;
 pub mod reconstruction;
 pub mod training;

@@ -121,7 +121,8 @@ pub fn read_scan(path: &Path, data_path: Option<&str>) -> Result<RawScan, Hdf5Er
             path,
             "/",
             format!(
-                "several 3-D datasets ({}): name the frames with --h5-data PATH",
+                "several 3-D datasets ({}): name the frames with --h5-data PATH (in the window: \
+                 pick them under HDF5 settings)",
                 many.join(", ")
             ),
         )),
