@@ -402,3 +402,88 @@ fn a_scan_over_the_memory_ceiling_is_spilled_and_trains_the_same() {
         "{err}"
     );
 }
+
+/// ptychodus's own HDF5 pattern export (`/dp`, LZF here) comes with a product that holds the
+/// positions and probe: `--product` gives them to an HDF5 scan, matched to frames by the
+/// product's pattern indexes (here every frame but the first four, in reverse order).
+#[test]
+fn a_ptychodus_pattern_file_takes_positions_and_probe_from_its_product() {
+    use ptychostudio::io::product::Product;
+    let dir = tempfile::tempdir().unwrap();
+    let cxi = load(&fixture("scan.cxi"), &LoadOptions::default())
+        .unwrap()
+        .dataset;
+    let counts = read_scan(&fixture("scan.cxi"), None)
+        .unwrap()
+        .frames
+        .read_all()
+        .unwrap()
+        .mapv(|v| v.round() as u32);
+    let dp = dir.path().join("patterns.h5");
+    let file = hdf5_metno::File::create(&dp).unwrap();
+    file.new_dataset_builder()
+        .chunk((1, 64, 64))
+        .lzf()
+        .with_data(&counts)
+        .create("dp")
+        .unwrap();
+    drop(file);
+    let m = cxi.len();
+    let indexes: Vec<i64> = (4..m as i64).rev().collect();
+    let pixel = cxi.physical.pixel_size_m.unwrap();
+    let object = ndarray::Array2::from_elem((200, 200), num_complex::Complex32::new(1.0, 0.0));
+    let product = Product {
+        name: "test".into(),
+        comments: String::new(),
+        photon_energy_ev: 8000.0,
+        detector_object_distance_m: 2.0,
+        object_pixel_width_m: pixel,
+        object_pixel_height_m: pixel,
+        object_center_x_m: 0.0,
+        object_center_y_m: 0.0,
+        probe: cxi.probe().clone(),
+        probe_modes_in_file: 1,
+        object,
+        probe_position_indexes: indexes.clone(),
+        probe_positions_m: indexes
+            .iter()
+            .map(|&i| {
+                let p = cxi.positions_px()[i as usize];
+                [(p[0] - 100.0) * pixel, (p[1] - 100.0) * pixel]
+            })
+            .collect(),
+        loss_values: Vec::new(),
+    };
+    let product_path = dir.path().join("product.h5");
+    ptychostudio::io::hdf5::product::write_product_h5(&product, &product_path).unwrap();
+    let options = LoadOptions {
+        product: Some(product_path),
+        ..LoadOptions::default()
+    };
+    let loaded = load(&dp, &options).unwrap();
+    let d = &loaded.dataset;
+    assert_eq!(d.len(), m - 4);
+    assert_eq!(d.probe(), cxi.probe());
+    assert!((d.physical.pixel_size_m.unwrap() - pixel).abs() < 1e-20);
+    for (k, &i) in indexes.iter().enumerate() {
+        let (got, want) = (d.positions_px()[k], cxi.positions_px()[i as usize]);
+        assert!(
+            (got[0] - want[0]).abs() < 1e-6 && (got[1] - want[1]).abs() < 1e-6,
+            "position {k}: {got:?} against {want:?}"
+        );
+    }
+    // The frames follow the product's order; the CXI file's mask pixel (3, 5) aside, they are
+    // the CXI scan's patterns.
+    for (k, &i) in indexes.iter().enumerate() {
+        let mut got = d.pattern(k).unwrap().into_owned();
+        let mut want = cxi.pattern(i as usize).unwrap().into_owned();
+        got[(3, 5)] = 0.0;
+        want[(3, 5)] = 0.0;
+        assert_eq!(got, want, "pattern {k} (frame {i})");
+    }
+    assert!(
+        loaded.notes.iter().any(|n| n.contains("from the product")),
+        "{:?}",
+        loaded.notes
+    );
+}

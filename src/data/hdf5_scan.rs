@@ -5,11 +5,13 @@
 
 use std::path::Path;
 
-use ndarray::{Array2, Array3};
+use ndarray::Array2;
 use num_complex::Complex32;
 
 use super::dataset::SUPPORTED_N;
 use super::frames::{FrameSink, default_memory_limit_bytes, default_spill_dir, human_bytes};
+use super::hdf5_frames::{Cut, estimate_centre, survey};
+use super::load::read_product;
 use super::options::{Hdf5Options, LoadOptions, Loaded};
 use super::sidecar::read_positions;
 use super::{Dataset, DatasetError, PhysicalInfo};
@@ -19,14 +21,6 @@ use crate::io::schema::Layout;
 
 /// hc in eV·m: λ = hc / E.
 const HC_EV_M: f64 = 1.239_841_984e-6;
-
-/// Frames read per block: blocks of about this many bytes of `f32`.
-const BLOCK_BYTES: usize = 32 << 20;
-
-/// Frames per block for frames of `pixels` pixels.
-fn block_frames(pixels: usize) -> usize {
-    (BLOCK_BYTES / (pixels.max(1) * 4)).max(1)
-}
 
 /// Loads an HDF5 scan (see the module's documentation). The frames are read twice, a block at
 /// a time: once for the bad pixels and the beam centre, once for the patterns, which go into
@@ -86,23 +80,8 @@ pub fn load_hdf5(path: &Path, options: &LoadOptions) -> Result<Loaded, DatasetEr
         .memory_limit_bytes
         .unwrap_or_else(default_memory_limit_bytes);
     let spill_dir = options.spill_dir.clone().unwrap_or_else(default_spill_dir);
-    let mut sink = FrameSink::new(m, n, limit, &spill_dir)?;
-    let mut power = Array2::<f64>::zeros((n, n));
-    let block = block_frames(n * n);
-    for start in (0..m).step_by(block) {
-        let frames = start..(start + block).min(m);
-        let mut patterns = cut.read(&raw, frames)?;
-        if sqrt {
-            patterns.mapv_inplace(|v| v.max(0.0).sqrt());
-        }
-        for p in patterns.outer_iter() {
-            ndarray::Zip::from(&mut power)
-                .and(&p)
-                .for_each(|s, &a| *s += f64::from(a) * f64::from(a));
-        }
-        sink.push(&patterns)?;
-    }
-    let frames = sink.finish()?;
+    let sink = FrameSink::new(m, n, limit, &spill_dir)?;
+    let (frames, mean_power) = cut.prepare(&raw, sqrt, sink)?;
     if let Some(folder) = frames.spilled_to() {
         notes.push(format!(
             "the patterns ({}) are over the memory ceiling ({}): kept in a spill file in {} \
@@ -112,15 +91,22 @@ pub fn load_hdf5(path: &Path, options: &LoadOptions) -> Result<Loaded, DatasetEr
             folder.display()
         ));
     }
-    let pixel_m = object_pixel_m(&geometry, n);
-    let positions_px = positions_px(&raw, h5, pixel_m, n, m, &mut notes)?;
-    let mean_power = power.mapv(|v| (v / m.max(1) as f64) as f32);
-    let probe = probe(&raw, h5, &mean_power, n, &mut notes)?;
-    let mut dataset = Dataset::from_frames(frames, positions_px, probe, None, None)?;
-    dataset.physical = PhysicalInfo {
-        pixel_size_m: pixel_m.map(|p| p[0]),
-        photon_energy_ev: geometry.energy_ev,
-        detector_distance_m: geometry.distance_m,
+    let dataset = match &options.product {
+        Some(path) if h5.positions.is_none() => {
+            with_product(&read_product(path)?, path, frames, &mean_power, &mut notes)?
+        }
+        _ => {
+            let pixel_m = object_pixel_m(&geometry, n);
+            let positions_px = positions_px(&raw, h5, pixel_m, n, m, &mut notes)?;
+            let probe = probe(&raw, h5, &mean_power, n, &mut notes)?;
+            let mut dataset = Dataset::from_frames(frames, positions_px, probe, None, None)?;
+            dataset.physical = PhysicalInfo {
+                pixel_size_m: pixel_m.map(|p| p[0]),
+                photon_energy_ev: geometry.energy_ev,
+                detector_distance_m: geometry.distance_m,
+            };
+            dataset
+        }
     };
     let probe_modes = vec![dataset.probe().clone()];
     Ok(Loaded {
@@ -131,119 +117,68 @@ pub fn load_hdf5(path: &Path, options: &LoadOptions) -> Result<Loaded, DatasetEr
     })
 }
 
-/// What the first pass over the frames finds.
-struct Survey {
-    /// Bad pixels of the frame (the file's mask and impossible values).
-    bad: Array2<bool>,
-    /// The mean frame.
-    mean: Array2<f32>,
-}
-
-/// The first pass: every frame read, a block at a time, for the mean frame and the pixels a
-/// detector marks bad by an impossible value (negative, non-finite or the u32 maximum) in any
-/// frame, added to the file's mask.
-fn survey(raw: &RawScan, notes: &mut Vec<String>) -> Result<Survey, DatasetError> {
-    let m = raw.frames.len();
-    let (rows, cols) = raw.frames.frame_dim();
-    let mut bad = file_mask(raw, notes);
-    let marked_before = bad.iter().filter(|&&b| b).count();
-    let mut sum = Array2::<f64>::zeros((rows, cols));
-    let block = block_frames(rows * cols);
-    for start in (0..m).step_by(block) {
-        let frames = raw
-            .frames
-            .read_block(start..(start + block).min(m), 0..rows, 0..cols)?;
-        for frame in frames.outer_iter() {
-            ndarray::Zip::from(&mut bad)
-                .and(&mut sum)
-                .and(&frame)
-                .for_each(|b, s, &v| {
-                    if v.is_finite() && (0.0..4.294_967e9).contains(&v) {
-                        *s += f64::from(v);
-                    } else {
-                        *b = true;
-                    }
-                });
-        }
-    }
-    let marked = bad.iter().filter(|&&b| b).count() - marked_before;
-    if marked > 0 {
+/// The scan with a ptychodus product's positions (matched to frames by its pattern indexes),
+/// probe (when it is N × N; else the estimate), object and geometry, as for a ptychodus NPZ:
+/// how ptychodus's own HDF5 pattern export (`/dp`) comes with its positions.
+fn with_product(
+    product: &crate::io::product::Product,
+    path: &Path,
+    frames: super::frames::Frames,
+    mean_power: &Array2<f32>,
+    notes: &mut Vec<String>,
+) -> Result<Dataset, DatasetError> {
+    let (m, n) = (frames.len(), frames.n());
+    let rows: Vec<usize> = product
+        .probe_position_indexes
+        .iter()
+        .map(|&i| {
+            usize::try_from(i)
+                .ok()
+                .filter(|&i| i < m)
+                .ok_or_else(|| DatasetError::CountMismatch {
+                    key: format!("probe_position_indexes ({})", path.display()),
+                    found: usize::try_from(i).unwrap_or(usize::MAX),
+                    expected: m,
+                })
+        })
+        .collect::<Result<_, _>>()?;
+    let frames = if rows.iter().copied().eq(0..m) {
+        frames
+    } else {
         notes.push(format!(
-            "{marked} pixels hold a detector's bad-pixel value (negative or the u32 maximum)"
+            "{} of the {m} frames have a position in the product",
+            rows.len()
         ));
-    }
-    let mean = sum.mapv(|v| (v / m.max(1) as f64) as f32);
-    Ok(Survey { bad, mean })
-}
-
-/// The N × N window cut from each frame, with its bad pixels.
-struct Cut {
-    n: usize,
-    /// Frame rows and columns inside the frame.
-    rows: std::ops::Range<usize>,
-    cols: std::ops::Range<usize>,
-    /// Where they go in the window.
-    at: (usize, usize),
-    /// Bad pixels of the window, `(row, col)`.
-    bad: Vec<(usize, usize)>,
-    /// The window's bad-pixel mask.
-    mask: Array2<bool>,
-}
-
-impl Cut {
-    fn new(
-        top: i64,
-        left: i64,
-        n: usize,
-        (rows, cols): (usize, usize),
-        bad: &Array2<bool>,
-    ) -> Self {
-        let r0 = top.clamp(0, rows as i64) as usize;
-        let c0 = left.clamp(0, cols as i64) as usize;
-        let r1 = (top + n as i64).clamp(r0 as i64, rows as i64) as usize;
-        let c1 = (left + n as i64).clamp(c0 as i64, cols as i64) as usize;
-        let at = ((r0 as i64 - top) as usize, (c0 as i64 - left) as usize);
-        let mut mask = Array2::from_elem((n, n), false);
-        mask.slice_mut(ndarray::s![at.0..at.0 + (r1 - r0), at.1..at.1 + (c1 - c0)])
-            .assign(&bad.slice(ndarray::s![r0..r1, c0..c1]));
-        let bad = mask
-            .indexed_iter()
-            .filter(|(_, b)| **b)
-            .map(|(i, _)| i)
-            .collect();
-        Self {
-            n,
-            rows: r0..r1,
-            cols: c0..c1,
-            at,
-            bad,
-            mask,
-        }
-    }
-
-    /// The counts of `frames`, cut and with bad pixels filled, `[k, n, n]`.
-    fn read(
-        &self,
-        raw: &RawScan,
-        frames: std::ops::Range<usize>,
-    ) -> Result<Array3<f32>, DatasetError> {
-        let k = frames.len();
-        let mut out = Array3::<f32>::zeros((k, self.n, self.n));
-        if !self.rows.is_empty() && !self.cols.is_empty() {
-            let block = raw
-                .frames
-                .read_block(frames, self.rows.clone(), self.cols.clone())?;
-            let (h, w) = (self.rows.len(), self.cols.len());
-            out.slice_mut(ndarray::s![
-                ..,
-                self.at.0..self.at.0 + h,
-                self.at.1..self.at.1 + w
-            ])
-            .assign(&block);
-        }
-        fill_bad_pixels(&mut out, &self.mask, &self.bad);
-        Ok(out)
-    }
+        frames.select(&rows)
+    };
+    let probe = if product.probe.dim() == (n, n) {
+        notes.push(format!(
+            "positions and probe from the product {}",
+            path.display()
+        ));
+        product.probe.clone()
+    } else {
+        notes.push(format!(
+            "positions from the product {}; its probe is {:?}, the patterns {n} × {n}: the \
+             probe is estimated from the mean pattern instead",
+            path.display(),
+            product.probe.dim()
+        ));
+        estimate_probe(mean_power)
+    };
+    let mut dataset = Dataset::from_frames(
+        frames,
+        product.positions_px(),
+        probe,
+        Some(product.object.clone()),
+        None,
+    )?;
+    dataset.physical = PhysicalInfo {
+        pixel_size_m: Some(product.object_pixel_width_m),
+        photon_energy_ev: Some(product.photon_energy_ev),
+        detector_distance_m: Some(product.detector_object_distance_m),
+    };
+    Ok(dataset)
 }
 
 fn input_error(message: impl Into<String>) -> DatasetError {
@@ -276,80 +211,6 @@ fn pattern_size(
         ));
         64
     }))
-}
-
-/// The file's bad-pixel mask, when it fits the frames (else none, said in the notes).
-fn file_mask(raw: &RawScan, notes: &mut Vec<String>) -> Array2<bool> {
-    let (rows, cols) = raw.frames.frame_dim();
-    match &raw.bad_pixels {
-        Some(mask) if mask.dim() == (rows, cols) => {
-            notes.push(format!(
-                "the file's mask marks {} bad pixels",
-                mask.iter().filter(|&&b| b).count()
-            ));
-            mask.clone()
-        }
-        Some(mask) => {
-            notes.push(format!(
-                "the file's mask is {:?}, the frames {rows} × {cols}: mask not used",
-                mask.dim()
-            ));
-            Array2::from_elem((rows, cols), false)
-        }
-        None => Array2::from_elem((rows, cols), false),
-    }
-}
-
-/// The beam centre `[column, row]`: the centroid of the mean frame's pixels above 10 % of its
-/// peak (the direct beam and the bright centre of the pattern).
-fn estimate_centre(mean: &Array2<f32>, bad: &Array2<bool>) -> [f64; 2] {
-    let peak = mean
-        .indexed_iter()
-        .filter(|(i, _)| !bad[*i])
-        .map(|(_, &v)| v)
-        .fold(0.0f32, f32::max);
-    let (mut sum, mut sx, mut sy) = (0.0f64, 0.0f64, 0.0f64);
-    for ((r, c), &v) in mean.indexed_iter() {
-        if !bad[(r, c)] && v > 0.1 * peak {
-            let w = f64::from(v);
-            sum += w;
-            sx += w * c as f64;
-            sy += w * r as f64;
-        }
-    }
-    if sum > 0.0 {
-        [sx / sum, sy / sum]
-    } else {
-        let (rows, cols) = mean.dim();
-        [(cols / 2) as f64, (rows / 2) as f64]
-    }
-}
-
-/// Replaces every bad pixel (`list`, the `true`s of `bad`) by the mean of its good
-/// 8-neighbours in each frame (0 when it has none).
-fn fill_bad_pixels(frames: &mut Array3<f32>, bad: &Array2<bool>, list: &[(usize, usize)]) {
-    let (rows, cols) = bad.dim();
-    for mut frame in frames.outer_iter_mut() {
-        for &(r, c) in list {
-            let (mut sum, mut count) = (0.0f32, 0u32);
-            for dr in -1i64..=1 {
-                for dc in -1i64..=1 {
-                    let (rr, cc) = (r as i64 + dr, c as i64 + dc);
-                    if (dr, dc) != (0, 0)
-                        && rr >= 0
-                        && cc >= 0
-                        && (rr as usize) < rows
-                        && (cc as usize) < cols
-                        && !bad[(rr as usize, cc as usize)]
-                    {
-                        sum += frame[(rr as usize, cc as usize)];
-                        count += 1;
-                    }
-                }
-            }
-            frame[(r, c)] = if count > 0 { sum / count as f32 } else { 0.0 };
-        }
-    }
 }
 
 /// The object pixel `[x, y]` in metres, λ·z / (N·p), when the geometry is known.
@@ -525,18 +386,6 @@ fn read_probe_file(path: &Path) -> Result<Array2<Complex32>, DatasetError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_bad_pixel_takes_its_neighbours_mean() {
-        let mut frames = Array3::<f32>::from_elem((2, 3, 3), 2.0);
-        frames[(0, 1, 1)] = 1e9;
-        frames[(1, 0, 0)] = 8.0;
-        let mut bad = Array2::from_elem((3, 3), false);
-        bad[(1, 1)] = true;
-        fill_bad_pixels(&mut frames, &bad, &[(1, 1)]);
-        assert!((frames[(0, 1, 1)] - 2.0).abs() < 1e-6);
-        assert!((frames[(1, 1, 1)] - (8.0 + 7.0 * 2.0) / 8.0).abs() < 1e-6);
-    }
 
     #[test]
     fn the_estimated_probe_has_the_mean_patterns_power() {

@@ -11,6 +11,7 @@ pub mod dataset;
 pub mod detect;
 pub mod frames;
 pub mod grouping;
+pub mod hdf5_frames;
 pub mod hdf5_scan;
 pub mod inspect;
 pub mod load;
