@@ -515,3 +515,64 @@ fn first_epoch_previews_and_batch_losses_come_before_the_epoch_ends() {
         assert!(b < n);
     }
 }
+
+/// Fine-tuning (`train --init-model`) starts from the model's weights with a fresh schedule:
+/// on a new scan of the same kind its first epoch already fits better than a run from scratch,
+/// its history starts at epoch 1, and a model of another shape is refused by name.
+#[test]
+fn fine_tuning_starts_from_the_models_weights() {
+    use ptychostudio::train::{Start, train_from};
+    let cpu = Device::flex();
+    let first = scan(160, 11);
+    let config = tiny(6, 96);
+    let base = train(&first, None, &config, &cpu, &TrainControl::default(), None).unwrap();
+    // Another scan of another lines object under the same probe.
+    let second = {
+        let config = SimulationConfig {
+            n: 64,
+            object_size: OBJECT_SIZE,
+            nphotons: NPHOTONS,
+            seed: 8,
+            ..SimulationConfig::default()
+        };
+        simulate_lines_scan(&config, ScanPattern::Random { count: 160 }, 21)
+            .unwrap()
+            .dataset
+    };
+    let one = tiny(1, 96);
+    let control = TrainControl::default();
+    let tuned = train_from(
+        &second,
+        None,
+        &one,
+        &cpu,
+        &control,
+        Start::FineTune(&base.bundle),
+    )
+    .unwrap();
+    let scratch = train_from(&second, None, &one, &cpu, &control, Start::Scratch).unwrap();
+    let (t, s) = (&tuned.bundle.history[0], &scratch.bundle.history[0]);
+    eprintln!(
+        "first epoch on a new scan: fine-tuned train {:.1} val {:.1}; from scratch train {:.1} val {:.1}",
+        t.train_loss, t.val_loss, s.train_loss, s.val_loss
+    );
+    assert_eq!(t.epoch, 1, "a fresh schedule");
+    assert!(
+        t.val_loss < s.val_loss && t.train_loss < s.train_loss,
+        "fine-tuned {t:?} against scratch {s:?}"
+    );
+    let other = TrainConfig {
+        n_filters_scale: 2,
+        ..one
+    };
+    let err = train_from(
+        &second,
+        None,
+        &other,
+        &cpu,
+        &control,
+        Start::FineTune(&base.bundle),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("n_filters_scale"), "{err}");
+}

@@ -7,7 +7,57 @@ use clap::Args;
 
 use super::args::CommonArgs;
 use crate::data::save::save_pinn;
-use crate::data::simulate::{ScanPattern, SimulatedScan, SimulationConfig, simulate_lines_scan};
+use crate::data::simulate::{
+    ScanPattern, SimulatedScan, SimulationConfig, lines_object, simulate_object_scan, star_object,
+};
+
+/// The `--probe` file's probe, checked against N.
+fn read_probe(
+    args: &SimulateArgs,
+) -> anyhow::Result<Option<ndarray::Array2<num_complex::Complex32>>> {
+    Ok(match &args.probe {
+        Some(path) => {
+            let probe = crate::data::hdf5_scan::read_probe_file(path)
+                .with_context(|| format!("cannot read the probe {}", path.display()))?;
+            if probe.dim() != (args.n, args.n) {
+                bail!(
+                    "{}: the probe is {:?}, the pattern size {n} × {n}",
+                    path.display(),
+                    probe.dim(),
+                    n = args.n
+                );
+            }
+            Some(probe)
+        }
+        None => None,
+    })
+}
+
+/// The object of `kind` and its description for the file's metadata.
+fn object_of(
+    kind: ObjectKind,
+    config: &SimulationConfig,
+) -> (ndarray::Array2<num_complex::Complex32>, &'static str) {
+    match kind {
+        ObjectKind::Lines => (
+            lines_object(config),
+            "lines: 400 random 1-px lines, G1 + 2 G5 + 5 G10, amplitude = img / max, phase = amplitude (rad)",
+        ),
+        ObjectKind::Star => (
+            star_object(config),
+            "star: 36 spokes to 0.45 S and 20 discs of radius 3-12 px, G1, amplitude 1 - 0.25 s, phase 0.7 s rad",
+        ),
+    }
+}
+
+/// Which synthetic object `simulate` draws.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ObjectKind {
+    /// Random lines, blurred (physics.md §9).
+    Lines,
+    /// A Siemens star with discs.
+    Star,
+}
 
 /// Arguments of `simulate`. Defaults give the standard case of physics.md §9.
 #[derive(Debug, Args)]
@@ -39,6 +89,14 @@ pub struct SimulateArgs {
     /// Number of random positions of the test dataset.
     #[arg(long, default_value_t = 512)]
     pub n_test_images: usize,
+    /// The object: the §9 lines, or a Siemens star with discs (another kind of sample, phase
+    /// 0.7 rad, amplitude contrast 25 %).
+    #[arg(long, value_enum, default_value_t = ObjectKind::Lines)]
+    pub object: ObjectKind,
+    /// The probe: an NPY file or an NPZ's `probe` / `probeGuess`, complex N × N (default: the
+    /// §9 probe), e.g. another scan's, to simulate a new sample under the same beam.
+    #[arg(long, value_name = "FILE")]
+    pub probe: Option<PathBuf>,
     /// Also store the true patches as `Y` (large: M × N × N complex64).
     #[arg(long)]
     pub with_truth_patches: bool,
@@ -84,6 +142,8 @@ pub fn run(args: &SimulateArgs) -> anyhow::Result<()> {
                 .with_context(|| format!("cannot create {}", parent.display()))?;
         }
     }
+    let probe = read_probe(args)?;
+    let (object, object_note) = object_of(args.object, &config);
     let write = |pattern: ScanPattern,
                  seed: u64,
                  path: &PathBuf,
@@ -93,7 +153,7 @@ pub fn run(args: &SimulateArgs) -> anyhow::Result<()> {
             mut dataset,
             truth_patches,
             intensity_scale,
-        } = simulate_lines_scan(&config, pattern, seed)?;
+        } = simulate_object_scan(&object, probe.as_ref(), &config, pattern, seed)?;
         dataset.metadata = Some(serde_json::to_string(&serde_json::json!({
             "generator": "ptychostudio simulate",
             "version": env!("CARGO_PKG_VERSION"),
@@ -102,7 +162,7 @@ pub fn run(args: &SimulateArgs) -> anyhow::Result<()> {
             "positions": pattern,
             "position_seed": seed,
             "intensity_scale": intensity_scale,
-            "object": "lines: 400 random 1-px lines, G1 + 2 G5 + 5 G10, amplitude = img / max, phase = amplitude (rad)",
+            "object": object_note,
             "probe": "Gaussian-window disk (sigma = N / (0.7 pi^2), > 0.5), blurred sigma 1, + 1e-9, / (4 mean|P|)",
         }))?);
         save_pinn(

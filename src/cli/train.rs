@@ -13,8 +13,8 @@ use super::reconstruct::{ReconstructArgs, write_reconstruction};
 use crate::data::{Dataset, load};
 use crate::device::{DeviceChoice, build_device};
 use crate::train::{
-    EventSender, ModelBundle, Monitor, StopReason, TrainConfig, TrainControl, TrainEvent,
-    resolve_model_dir, train,
+    EventSender, ModelBundle, Monitor, Start, StopReason, TrainConfig, TrainControl, TrainEvent,
+    resolve_model_dir, train_from,
 };
 
 /// Arguments of `train`. Flags the reference has keep its names; unset flags take the defaults of
@@ -36,6 +36,11 @@ pub struct TrainArgs {
     /// and settings; `--nepochs` may raise the number of epochs.
     #[arg(long, value_name = "DIR")]
     pub resume: Option<PathBuf>,
+    /// Fine-tune: start from the weights of the model (or run directory) DIR, trained on
+    /// another scan with the same probe and pattern size, with a fresh optimiser and schedule
+    /// and this run's settings (its architecture must match: N, gridsize, n_filters_scale).
+    #[arg(long, value_name = "DIR", conflicts_with = "resume")]
+    pub init_model: Option<PathBuf>,
     /// Groups drawn for training [default: 512].
     #[arg(long)]
     pub n_groups: Option<usize>,
@@ -191,16 +196,27 @@ fn load_scan(path: &Path, args: &LoadArgs) -> anyhow::Result<Dataset> {
     Ok(loaded.dataset)
 }
 
+/// The model in `dir`, when one is named; the error starts with `what`.
+fn load_model(
+    dir: Option<&Path>,
+    device: &burn::prelude::Device,
+    what: &str,
+) -> anyhow::Result<Option<ModelBundle>> {
+    dir.map(|dir| {
+        ModelBundle::load(dir, device).with_context(|| format!("{what} {}", dir.display()))
+    })
+    .transpose()
+}
+
 /// Trains, saves the model, and reconstructs the test scan when there is one.
 pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
     let device = build_device(args.device, false)?;
-    let resume = match &args.resume {
-        Some(dir) => Some(
-            ModelBundle::load(dir, &device)
-                .with_context(|| format!("cannot resume from {}", dir.display()))?,
-        ),
-        None => None,
-    };
+    let resume = load_model(args.resume.as_deref(), &device, "cannot resume from")?;
+    let init = load_model(
+        args.init_model.as_deref(),
+        &device,
+        "cannot start from the model",
+    )?;
     let output_dir = match (&args.output_dir, &args.resume) {
         (Some(dir), _) => dir.clone(),
         (None, Some(dir)) => {
@@ -216,9 +232,21 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
         Some(path) => Some(load_scan(path, &args.load)?),
         None => None,
     };
-    let base = resume
-        .as_ref()
-        .map_or_else(TrainConfig::default, |b| b.manifest.config.clone());
+    // A fine-tuned model keeps its architecture; the other settings are this run's.
+    let base = match (&resume, &init) {
+        (Some(b), _) => b.manifest.config.clone(),
+        (None, Some(b)) => {
+            let old = &b.manifest.config;
+            TrainConfig {
+                gridsize: old.gridsize,
+                n_filters_scale: old.n_filters_scale,
+                object_big: old.object_big,
+                probe_big: old.probe_big,
+                ..TrainConfig::default()
+            }
+        }
+        (None, None) => TrainConfig::default(),
+    };
     let config = args.config(base, train_data.n());
     std::fs::create_dir_all(&output_dir)
         .with_context(|| format!("cannot create {}", output_dir.display()))?;
@@ -236,13 +264,18 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
     let printer = std::thread::Builder::new()
         .name("progress".into())
         .spawn(move || show_progress(&receiver, quiet))?;
-    let result = train(
+    let start = match (&resume, &init) {
+        (Some(b), _) => Start::Resume(b),
+        (None, Some(b)) => Start::FineTune(b),
+        (None, None) => Start::Scratch,
+    };
+    let result = train_from(
         &train_data,
         test_data.as_ref(),
         &config,
         &device,
         &control,
-        resume.as_ref(),
+        start,
     );
     drop(control);
     let _ = printer.join();

@@ -348,7 +348,7 @@ pub fn estimate_probe(mean_power: &Array2<f32>) -> Array2<Complex32> {
 }
 
 /// A complex `(N, N)` probe from an NPY file, or an NPZ's `probe` / `probeGuess`.
-fn read_probe_file(path: &Path) -> Result<Array2<Complex32>, DatasetError> {
+pub fn read_probe_file(path: &Path) -> Result<Array2<Complex32>, DatasetError> {
     let is_npy = path
         .extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("npy"));

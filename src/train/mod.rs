@@ -21,4 +21,4 @@ pub use bundle::{BundleError, ModelBundle, resolve_model_dir};
 pub use config::{AdamSettings, Monitor, TrainConfig};
 pub use error::TrainError;
 pub use events::{EpochRecord, EventSender, HostImage, RunInfo, StopReason, TrainEvent};
-pub use run::{TrainControl, TrainOutcome, train};
+pub use run::{Start, TrainControl, TrainOutcome, train, train_from};

@@ -91,6 +91,36 @@ pub fn train(
     control: &TrainControl,
     resume: Option<&ModelBundle>,
 ) -> Result<TrainOutcome, TrainError> {
+    let start = resume.map_or(Start::Scratch, Start::Resume);
+    train_from(train_data, test_data, config, device, control, start)
+}
+
+/// Where a run's weights come from.
+#[derive(Debug, Clone, Copy)]
+pub enum Start<'a> {
+    /// Seeded initial weights.
+    Scratch,
+    /// Continue this model: weights, optimiser state, schedule and history.
+    Resume(&'a ModelBundle),
+    /// Fine-tune: this model's weights (e.g. trained on another scan with the same probe), with
+    /// a fresh optimiser and schedule and this run's settings.
+    FineTune(&'a ModelBundle),
+}
+
+/// [`train`] from any [`Start`].
+pub fn train_from(
+    train_data: &Dataset,
+    test_data: Option<&Dataset>,
+    config: &TrainConfig,
+    device: &Device,
+    control: &TrainControl,
+    start: Start<'_>,
+) -> Result<TrainOutcome, TrainError> {
+    let (resume, init) = match start {
+        Start::Scratch => (None, None),
+        Start::Resume(b) => (Some(b), None),
+        Start::FineTune(b) => (None, Some(b)),
+    };
     config.validate()?;
     if train_data.n() != config.n {
         return Err(TrainError::Mismatch(format!(
@@ -99,8 +129,19 @@ pub fn train(
             config.n
         )));
     }
-    if let Some(bundle) = resume {
+    if let Some(bundle) = resume.or(init) {
         check_resume(config, bundle)?;
+    }
+    if let Some(bundle) = init {
+        control.events.log(format!(
+            "starting from the weights of a model trained on {} ({} epochs)",
+            bundle
+                .manifest
+                .training_data
+                .as_deref()
+                .unwrap_or("an unnamed scan"),
+            bundle.history.len()
+        ));
     }
     // A refined or learned probe is computed once; a resumed run keeps the probe its model was
     // trained with (and, with a trainable probe, goes on learning from it).
@@ -138,7 +179,7 @@ pub fn train(
         splits,
         device_label: crate::device::describe(device),
     };
-    let (network, optimizer) = start_network(config, resume, device)?;
+    let (network, optimizer) = start_network(config, resume, init, device)?;
     let learned_probe = config.train_probe.then(|| {
         (
             TrainableProbe::new(&probe, &device.clone().autodiff()),

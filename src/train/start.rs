@@ -22,7 +22,7 @@ pub(crate) fn check_resume(config: &TrainConfig, bundle: &ModelBundle) -> Result
         Ok(())
     } else {
         Err(TrainError::Mismatch(format!(
-            "cannot resume: the model was trained with N {}, gridsize {}, n_filters_scale {}; \
+            "cannot start from that model: it was trained with N {}, gridsize {}, n_filters_scale {}; \
              this run asks for N {}, gridsize {}, n_filters_scale {}",
             old.n,
             old.gridsize,
@@ -56,18 +56,20 @@ pub(crate) fn adam(config: &TrainConfig) -> burn::optim::ModuleOptimizer {
         .init()
 }
 
-/// The model (on `device` with autodiff) and the Adam optimiser a run starts from: fresh, or
-/// `resume`'s network and optimiser state.
+/// The model (on `device` with autodiff) and the Adam optimiser a run starts from: fresh,
+/// `resume`'s network and optimiser state, or `init`'s network with a fresh optimiser.
 pub(crate) fn start_network(
     config: &TrainConfig,
     resume: Option<&ModelBundle>,
+    init: Option<&ModelBundle>,
     device: &Device,
 ) -> Result<(PinnNet, burn::optim::ModuleOptimizer), TrainError> {
     let autodiff = device.clone().autodiff();
     let mut optimizer = adam(config);
-    let record = match resume {
-        None => initial_weights(config),
-        Some(bundle) => {
+    let record = match (resume, init) {
+        (None, None) => initial_weights(config),
+        (None, Some(bundle)) => bundle.network.clone().into_record(),
+        (Some(bundle), _) => {
             if let Some(bytes) = &bundle.optimizer {
                 optimizer = optimizer
                     .from_bytes(burn::tensor::Bytes::from_bytes_vec(bytes.clone()))
