@@ -575,4 +575,60 @@ fn fine_tuning_starts_from_the_models_weights() {
     )
     .unwrap_err();
     assert!(err.to_string().contains("n_filters_scale"), "{err}");
+
+    // The model keeps its fit to its training scan; a scan of another lines object fits about as
+    // well, a Siemens star under the same probe does not, and a scan taken with another beam is
+    // named.
+    let own = base
+        .bundle
+        .manifest
+        .training_fit
+        .expect("the training fit is recorded");
+    let star = {
+        let config = SimulationConfig {
+            n: 64,
+            object_size: OBJECT_SIZE,
+            nphotons: NPHOTONS,
+            seed: 9,
+            ..SimulationConfig::default()
+        };
+        let object = ptychostudio::data::simulate::star_object(&config);
+        ptychostudio::data::simulate::simulate_object_scan(
+            &object,
+            None,
+            &config,
+            ScanPattern::Random { count: 160 },
+            22,
+        )
+        .unwrap()
+        .dataset
+    };
+    let notes = |scan: &Dataset| {
+        let options = ptychostudio::report::reconstruction_options(&base.bundle);
+        let stitched =
+            reconstruct(&base.bundle.network, scan, &options, &cpu, |_, _, _| true).unwrap();
+        let checks = ptychostudio::report::object_checks(
+            &stitched.object,
+            stitched.origin_px,
+            Some(&base.bundle.probe),
+            scan,
+            ptychostudio::report::Method::Network,
+        )
+        .unwrap();
+        let fit = checks.data_fit.clone().unwrap();
+        eprintln!(
+            "Fourier error {:.5} against {:.5} on the training scan",
+            fit.fourier_error, own.fourier_error
+        );
+        ptychostudio::train::fit::model_fit_notes(&base.bundle.probe, Some(own), scan, Some(&fit))
+    };
+    let warned = |n: &[(bool, String)], what: &str| n.iter().any(|(w, s)| *w && s.contains(what));
+    let lines_notes = notes(&second);
+    assert!(!lines_notes.iter().any(|n| n.0), "{lines_notes:?}");
+    let star_notes = notes(&star);
+    assert!(warned(&star_notes, "does not explain"), "{star_notes:?}");
+    let p = second.probe();
+    let shifted = ndarray::Array2::from_shape_fn(p.dim(), |(r, c)| p[(r, (c + 16) % 64)]);
+    let other_beam = second.with_probe(shifted).unwrap();
+    assert!(warned(&notes(&other_beam), "another beam"));
 }

@@ -110,12 +110,26 @@ pub fn write_reconstruction(
         dataset,
         &dir.join("reconstructed_metrics.json"),
     )?;
-    write_checks(
+    let checks = write_checks(
         &recon,
         dataset,
         &dir.join("reconstructed_checks.json"),
         Method::Network,
     )?;
+    let fit = checks.as_ref().and_then(|c| c.data_fit.as_ref());
+    let notes = crate::train::fit::model_fit_notes(
+        &bundle.probe,
+        bundle.manifest.training_fit,
+        dataset,
+        fit,
+    );
+    for (warning, note) in notes {
+        if warning {
+            tracing::warn!("{note}");
+        } else {
+            tracing::info!("{note}");
+        }
+    }
     if args.refine_epie > 0 {
         refine_with_epie(&recon, dataset, dir, args)?;
     }
@@ -177,7 +191,8 @@ fn refine_with_epie(
         dataset,
         &dir.join("refined_epie_checks.json"),
         Method::Epie,
-    )
+    )?;
+    Ok(())
 }
 
 /// The checks without a ground truth ([`crate::metrics::trust`]) of `recon` as JSON at `path`;
@@ -188,7 +203,7 @@ pub(super) fn write_checks(
     dataset: &Dataset,
     path: &Path,
     method: Method,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Option<crate::metrics::trust::TrustChecks>> {
     let scan = match &recon.refined_positions_px {
         Some(p) => dataset.with_positions(p.clone())?,
         None => dataset.clone(),
@@ -200,7 +215,7 @@ pub(super) fn write_checks(
         &scan,
         method,
     ) else {
-        return Ok(());
+        return Ok(None);
     };
     if let Some(fit) = &checks.data_fit {
         if let Some(map) = &fit.map {
@@ -227,5 +242,6 @@ pub(super) fn write_checks(
     }
     let json = serde_json::to_string_pretty(&checks)?;
     crate::io::atomic::write_atomic(path, json.as_bytes())
-        .with_context(|| format!("cannot write {}", path.display()))
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(Some(checks))
 }

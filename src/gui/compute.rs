@@ -117,6 +117,7 @@ pub(super) fn start_reconstruction(session: &mut Session, env: &mut Env<'_>) {
         .map_or_else(|| view.dataset.clone(), std::sync::Arc::new);
     let network = model.bundle.network.valid();
     let probe = model.bundle.probe.clone();
+    let training_fit = model.bundle.manifest.training_fit;
     let device = model.device.clone();
     let options = crate::report::reconstruction_options(&model.bundle);
     // A snapshot costs a pass over the canvas here and a recolouring in the window: at most
@@ -137,13 +138,25 @@ pub(super) fn start_reconstruction(session: &mut Session, env: &mut Env<'_>) {
         // §7 metrics against the true object, here on the worker (registration and FRC are
         // FFTs over the whole object: too slow for a frame); none for a stopped, partial object.
         let metrics = crate::report::reconstruction_metrics(&stitched, &dataset);
-        let checks = crate::report::object_checks(
+        let mut checks = crate::report::object_checks(
             &stitched.object,
             stitched.origin_px,
             Some(&probe),
             &dataset,
             crate::report::Method::Network,
         );
+        // A model used on a scan it was not trained on says when it does not fit it.
+        if let Some(checks) = &mut checks {
+            let notes = crate::train::fit::model_fit_notes(
+                &probe,
+                training_fit,
+                &dataset,
+                checks.data_fit.as_ref(),
+            );
+            checks
+                .warnings
+                .extend(notes.into_iter().filter(|n| n.0).map(|n| n.1));
+        }
         Ok((stitched, metrics, checks))
     });
     session.metrics = None;

@@ -57,6 +57,20 @@ pub struct Manifest {
     /// The device that trained it (absent in directories written before it was recorded).
     #[serde(default)]
     pub trained_on: Option<String>,
+    /// How well the finished model explains its own training scan (absent in directories
+    /// written before it was recorded): what a new scan's fit is compared with.
+    #[serde(default)]
+    pub training_fit: Option<TrainingFit>,
+}
+
+/// The data fit of a model's reconstruction of its training scan (see
+/// [`crate::metrics::residual::DataFit`]).
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct TrainingFit {
+    /// Poisson deviance per detector pixel.
+    pub poisson_deviance_per_pixel: f64,
+    /// Σ(√s·|F| − a)² / Σa².
+    pub fourier_error: f64,
 }
 
 /// A trained network with everything needed to use it or to continue training it.

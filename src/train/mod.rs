@@ -6,6 +6,7 @@ pub mod bundle;
 pub mod config;
 pub mod error;
 pub mod events;
+pub mod fit;
 pub mod metrics_log;
 pub mod positions;
 pub mod preview;

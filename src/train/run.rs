@@ -199,6 +199,7 @@ pub fn train_from(
                 .and_then(|p| p.for_scan(train_data))
                 .map_or_else(|| train_data.positions_px().to_vec(), <[_]>::to_vec)
         }),
+        training_fit: None,
     };
     if let Some(warning) =
         super::probe_check::amplitude_scale_warning(train_data.probe(), config.probe_mask)
@@ -247,6 +248,8 @@ struct RunState {
     last_good: Option<PinnNet>,
     /// The training scan's positions as refined so far (`train_positions`).
     positions: Option<Vec<[f64; 2]>>,
+    /// The finished model's fit to its training scan.
+    training_fit: Option<super::bundle::TrainingFit>,
 }
 
 impl RunState {
@@ -267,6 +270,7 @@ impl RunState {
                 training_data: control.training_data.clone(),
                 schedule: self.schedule.clone(),
                 trained_on: Some(setup.device_label.clone()),
+                training_fit: self.training_fit,
             },
             network,
             probe: self.learned_probe.as_ref().map_or_else(
@@ -504,9 +508,22 @@ fn run_epochs(
             break;
         }
     }
-    if reason != StopReason::Completed || state.history.is_empty() {
-        save(setup, state, control, train_data)?;
+    if !state.history.is_empty() {
+        let bundle = state.bundle(setup, control, train_data);
+        let scan = match &state.positions {
+            Some(p) => train_data.with_positions(p.clone())?,
+            None => train_data.clone(),
+        };
+        state.training_fit = super::fit::training_fit(&bundle, &scan, device);
+        if let Some(fit) = state.training_fit {
+            control.events.log(format!(
+                "the model's fit to its training scan: Poisson deviance {:.3} per pixel, \
+                 Fourier error {:.4}",
+                fit.poisson_deviance_per_pixel, fit.fourier_error
+            ));
+        }
     }
+    save(setup, state, control, train_data)?;
     let bundle = state.bundle(setup, control, train_data);
     control.events.send(TrainEvent::Finished {
         reason,
