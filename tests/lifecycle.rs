@@ -584,44 +584,8 @@ fn fine_tuning_starts_from_the_models_weights() {
         .manifest
         .training_fit
         .expect("the training fit is recorded");
-    let star = {
-        let config = SimulationConfig {
-            n: 64,
-            object_size: OBJECT_SIZE,
-            nphotons: NPHOTONS,
-            seed: 9,
-            ..SimulationConfig::default()
-        };
-        let object = ptychostudio::data::simulate::star_object(&config);
-        ptychostudio::data::simulate::simulate_object_scan(
-            &object,
-            None,
-            &config,
-            ScanPattern::Random { count: 160 },
-            22,
-        )
-        .unwrap()
-        .dataset
-    };
-    let notes = |scan: &Dataset| {
-        let options = ptychostudio::report::reconstruction_options(&base.bundle);
-        let stitched =
-            reconstruct(&base.bundle.network, scan, &options, &cpu, |_, _, _| true).unwrap();
-        let checks = ptychostudio::report::object_checks(
-            &stitched.object,
-            stitched.origin_px,
-            Some(&base.bundle.probe),
-            scan,
-            ptychostudio::report::Method::Network,
-        )
-        .unwrap();
-        let fit = checks.data_fit.clone().unwrap();
-        eprintln!(
-            "Fourier error {:.5} against {:.5} on the training scan",
-            fit.fourier_error, own.fourier_error
-        );
-        ptychostudio::train::fit::model_fit_notes(&base.bundle.probe, Some(own), scan, Some(&fit))
-    };
+    let star = star_scan();
+    let notes = |scan: &Dataset| fit_notes(&base.bundle, scan, own);
     let warned = |n: &[(bool, String)], what: &str| n.iter().any(|(w, s)| *w && s.contains(what));
     let lines_notes = notes(&second);
     assert!(!lines_notes.iter().any(|n| n.0), "{lines_notes:?}");
@@ -631,4 +595,50 @@ fn fine_tuning_starts_from_the_models_weights() {
     let shifted = ndarray::Array2::from_shape_fn(p.dim(), |(r, c)| p[(r, (c + 16) % 64)]);
     let other_beam = second.with_probe(shifted).unwrap();
     assert!(warned(&notes(&other_beam), "another beam"));
+}
+
+/// A Siemens star under the lines scans' probe: a sample of another kind.
+fn star_scan() -> Dataset {
+    let config = SimulationConfig {
+        n: 64,
+        object_size: OBJECT_SIZE,
+        nphotons: NPHOTONS,
+        seed: 9,
+        ..SimulationConfig::default()
+    };
+    let object = ptychostudio::data::simulate::star_object(&config);
+    ptychostudio::data::simulate::simulate_object_scan(
+        &object,
+        None,
+        &config,
+        ScanPattern::Random { count: 160 },
+        22,
+    )
+    .unwrap()
+    .dataset
+}
+
+/// What the model says about its fit to `scan` (reconstructed here, as `infer` does).
+fn fit_notes(
+    bundle: &ModelBundle,
+    scan: &Dataset,
+    own: ptychostudio::train::bundle::TrainingFit,
+) -> Vec<(bool, String)> {
+    let cpu = Device::flex();
+    let options = ptychostudio::report::reconstruction_options(bundle);
+    let stitched = reconstruct(&bundle.network, scan, &options, &cpu, |_, _, _| true).unwrap();
+    let checks = ptychostudio::report::object_checks(
+        &stitched.object,
+        stitched.origin_px,
+        Some(&bundle.probe),
+        scan,
+        ptychostudio::report::Method::Network,
+    )
+    .unwrap();
+    let fit = checks.data_fit.clone().unwrap();
+    eprintln!(
+        "Fourier error {:.5} against {:.5} on the training scan",
+        fit.fourier_error, own.fourier_error
+    );
+    ptychostudio::train::fit::model_fit_notes(&bundle.probe, Some(own), scan, Some(&fit))
 }

@@ -38,7 +38,12 @@ pub fn load(path: &Path, options: &LoadOptions) -> Result<Loaded, DatasetError> 
                 .product
                 .as_deref()
                 .ok_or(DatasetError::NeedsProduct)?;
-            load_ptychodus(&mut reader, &read_product(product)?, options, &mut notes)?
+            load_ptychodus(
+                &mut reader,
+                &super::product_file::read_product(product)?,
+                options,
+                &mut notes,
+            )?
         }
         Layout::PtychodusProduct => return Err(DatasetError::ProductIsNotAScan),
         // Detected by signature before the NPZ is opened; never a key layout.
@@ -53,15 +58,6 @@ pub fn load(path: &Path, options: &LoadOptions) -> Result<Loaded, DatasetError> 
         notes,
         probe_modes,
     })
-}
-
-/// A ptychodus product, NPZ or HDF5.
-pub fn read_product(path: &Path) -> Result<Product, DatasetError> {
-    if crate::io::hdf5::is_hdf5(path) {
-        Ok(crate::io::hdf5::product::read_product_h5(path)?)
-    } else {
-        Ok(Product::read(path)?)
-    }
 }
 
 fn bad_shape(key: &str, found: &[usize], expected: impl Into<String>) -> DatasetError {

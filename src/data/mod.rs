@@ -17,6 +17,7 @@ pub mod inspect;
 pub mod load;
 pub mod normalize;
 pub mod options;
+pub mod product_file;
 pub mod reconstruction;
 pub mod save;
 pub mod sidecar;

@@ -128,7 +128,12 @@ impl Hdf5Form {
                 .as_ref()
                 .map_or_else(|| "from the file".to_owned(), |p| p.display().to_string());
             ui.label(format!("Positions: {positions}"));
-            if ui.button("Choose a positions file…").clicked()
+            // The error frame above offers the same button when positions are what is missing.
+            let offered = failure
+                .fixes
+                .contains(&crate::gui::session::OpenFix::Positions);
+            if !offered
+                && ui.button("Choose a positions file…").clicked()
                 && let Ok(options) = self.options(&failure.options)
             {
                 commands.push(Command::BrowsePositions(self.path.clone(), options));
@@ -159,7 +164,7 @@ impl Hdf5Form {
                     .labelled_by(label);
                     ui.end_row();
                 }
-                ui.label("Pattern size N");
+                let label = ui.label("Pattern size N").id;
                 egui::ComboBox::from_id_salt("hdf5-pattern-size")
                     .selected_text(
                         self.pattern_size
@@ -170,7 +175,9 @@ impl Hdf5Form {
                         for n in SUPPORTED_N {
                             ui.selectable_value(&mut self.pattern_size, Some(n), n.to_string());
                         }
-                    });
+                    })
+                    .response
+                    .labelled_by(label);
                 ui.end_row();
             });
         match self.options(&failure.options) {
