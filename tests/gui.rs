@@ -481,11 +481,11 @@ fn export_and_the_report_command_draw_the_same_page() {
     );
 }
 
-/// An HDF5 file the reader cannot place by itself (two 3-D datasets, positions in metres and no
-/// geometry): the window lists its 3-D datasets, the user picks the frames and types the
-/// geometry, and the scan opens.
+/// An HDF5 file the reader cannot place by itself (two 3-D datasets, positions in metres in a
+/// dataset of its own, no geometry): the window lists its datasets, the user picks the frames
+/// and the positions and types the geometry, and the scan opens.
 #[test]
-fn an_unrecognised_hdf5_file_opens_with_the_frames_picked_and_the_geometry_typed() {
+fn an_unrecognised_hdf5_file_opens_with_frames_and_positions_picked_and_the_geometry_typed() {
     use eframe::egui::accesskit::Role;
     let dir = tempfile::tempdir().unwrap();
     let fixtures = std::path::Path::new("tests/fixtures/hdf5");
@@ -510,30 +510,16 @@ fn an_unrecognised_hdf5_file_opens_with_the_frames_picked_and_the_geometry_typed
         .with_data(&ndarray::Array3::<f32>::zeros((2, 64, 64)))
         .create("dark")
         .unwrap();
+    group
+        .new_dataset_builder()
+        .with_data(&translation)
+        .create("positions")
+        .unwrap();
     drop((group, file, cxi));
-    let positions = dir.path().join("positions.csv");
-    let lines: Vec<String> = translation
-        .outer_iter()
-        .map(|r| format!("{},{}", r[0], r[1]))
-        .collect();
-    std::fs::write(&positions, format!("x_m,y_m\n{}\n", lines.join("\n"))).unwrap();
 
     let mut h = harness(dir.path(), Some(path.clone()));
     step_until(&mut h, "the file to be refused", |app| {
         app.session.failed_open.is_some() && app.session.loading.is_none()
-    });
-    // The positions file, as its button would give it.
-    let mut options = h.state().session.failed_open.clone().unwrap().options;
-    options.hdf5.positions = Some(positions);
-    h.state_mut()
-        .push(Command::OpenDatasetWith(path.clone(), options));
-    step_until(&mut h, "the refusal with positions", |app| {
-        app.session.loading.is_none()
-            && app
-                .session
-                .failed_open
-                .as_ref()
-                .is_some_and(|f| f.options.hdf5.positions.is_some())
     });
     assert!(
         h.query_all_by_label_contains("several 3-D datasets")
@@ -542,6 +528,9 @@ fn an_unrecognised_hdf5_file_opens_with_the_frames_picked_and_the_geometry_typed
     );
     h.get_by_role_and_label(Role::RadioButton, "/scan/dark");
     h.get_by_role_and_label(Role::RadioButton, "/scan/frames")
+        .click();
+    h.step();
+    h.get_by_role_and_label(Role::RadioButton, "/scan/positions")
         .click();
     h.step();
     for (label, value) in [
@@ -569,4 +558,16 @@ fn an_unrecognised_hdf5_file_opens_with_the_frames_picked_and_the_geometry_typed
     assert_eq!((dataset.len(), dataset.n()), (64, 64));
     let pixel = dataset.physical.pixel_size_m.unwrap();
     assert!((pixel - 6.4575e-8).abs() < 1e-11, "{pixel}");
+    // The positions picked are the CXI file's own.
+    let cxi = ptychostudio::data::load(&fixtures.join("scan.cxi"), &Default::default()).unwrap();
+    for (a, b) in dataset
+        .positions_px()
+        .iter()
+        .zip(cxi.dataset.positions_px())
+    {
+        assert!(
+            (a[0] - b[0]).abs() < 1e-9 && (a[1] - b[1]).abs() < 1e-9,
+            "{a:?} {b:?}"
+        );
+    }
 }

@@ -42,6 +42,10 @@ pub struct LoadArgs {
     /// (x_m,y_m / x_um,y_um / x_nm,y_nm / x_px,y_px; x = columns, y = rows).
     #[arg(long, value_name = "FILE")]
     pub positions: Option<PathBuf>,
+    /// HDF5: the positions from a dataset in the file, (frames, 2) in metres, x then y (e.g.
+    /// /entry/sample/positions), when its layout does not say where they are.
+    #[arg(long, value_name = "PATH")]
+    pub h5_positions: Option<String>,
     /// HDF5: the probe from an NPY or NPZ file (complex N × N); default: the file's own, else
     /// one estimated from the mean pattern.
     #[arg(long, value_name = "FILE")]
@@ -84,6 +88,7 @@ impl LoadArgs {
             hdf5: Hdf5Options {
                 data_path: self.h5_data.clone(),
                 positions: self.positions.clone(),
+                positions_path: self.h5_positions.clone(),
                 probe: self.probe.clone(),
                 n: self.pattern_size,
                 energy_ev: self.energy_ev,

@@ -28,7 +28,13 @@ const HC_EV_M: f64 = 1.239_841_984e-6;
 /// Peak memory is the patterns kept (none when spilled) plus one block.
 pub fn load_hdf5(path: &Path, options: &LoadOptions) -> Result<Loaded, DatasetError> {
     let h5 = &options.hdf5;
-    let raw = read_scan(path, h5.data_path.as_deref())?;
+    let mut raw = read_scan(path, h5.data_path.as_deref())?;
+    if let Some(object) = &h5.positions_path {
+        raw.positions_m = Some(crate::io::hdf5::scan::read_positions(path, object)?);
+        raw.notes.push(format!(
+            "positions from {object} (metres; x = columns, y = rows)"
+        ));
+    }
     let mut notes = raw.notes.clone();
     let m = raw.frames.len();
     let (rows, cols) = raw.frames.frame_dim();

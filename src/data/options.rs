@@ -50,6 +50,9 @@ pub struct Hdf5Options {
     pub data_path: Option<String>,
     /// A sidecar file of positions (`x_um,y_um`, …; see `data::sidecar`).
     pub positions: Option<PathBuf>,
+    /// A dataset in the file holding the positions, (frames, 2 or 3) in metres (x, y), for a
+    /// file whose layout does not say where they are.
+    pub positions_path: Option<String>,
     /// A probe file: NPY or NPZ (`probe` or `probeGuess`), complex `(N, N)`.
     pub probe: Option<PathBuf>,
     /// The pattern size N cut from each frame (64, 128 or 256; default: the largest that fits).

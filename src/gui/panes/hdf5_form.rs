@@ -21,6 +21,16 @@ struct Stack {
     describe: String,
 }
 
+/// One radio button per dataset, its shape and type beside it.
+fn pick_ui(ui: &mut egui::Ui, picked: &mut Option<String>, sets: &[Stack]) {
+    for set in sets {
+        ui.horizontal(|ui| {
+            ui.radio_value(picked, Some(set.path.clone()), set.path.as_str());
+            ui.weak(&set.describe);
+        });
+    }
+}
+
 /// The form's state for one refused HDF5 file.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Hdf5Form {
@@ -28,6 +38,10 @@ pub struct Hdf5Form {
     path: PathBuf,
     /// Its 3-D datasets, or why the tree cannot be read.
     stacks: Result<Vec<Stack>, String>,
+    /// Its (k, 2 or 3) datasets: where positions in metres could be.
+    position_sets: Vec<Stack>,
+    /// The positions' dataset picked (`None`: the layout's, or a positions file).
+    positions_path: Option<String>,
     /// The frames' dataset picked (`None`: let the reader decide).
     data_path: Option<String>,
     energy_ev: String,
@@ -52,28 +66,41 @@ fn parse_positive(name: &str, text: &str) -> Result<Option<f64>, String> {
     }
 }
 
-/// The file's 3-D datasets (the ones that can hold frames).
-fn stacks_of(path: &Path) -> Result<Vec<Stack>, String> {
+/// The file's 3-D datasets (the ones that can hold frames) and its (k, 2 or 3) ones (where
+/// positions could be).
+fn datasets_of(path: &Path) -> Result<(Vec<Stack>, Vec<Stack>), String> {
     let file = crate::io::hdf5::open(path).map_err(|e| e.to_string())?;
-    Ok(crate::io::hdf5::list_tree(&file)
-        .into_iter()
-        .filter_map(|node| {
-            let shape = node.shape?;
-            (shape.len() == 3 && shape.iter().all(|&d| d > 0)).then(|| Stack {
-                describe: format!("{} × {} × {} {}", shape[0], shape[1], shape[2], node.dtype),
-                path: node.path,
-            })
-        })
-        .collect())
+    let (mut stacks, mut positions) = (Vec::new(), Vec::new());
+    for node in crate::io::hdf5::list_tree(&file) {
+        let Some(shape) = node.shape else { continue };
+        let describe = shape
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(" × ");
+        let entry = Stack {
+            describe: format!("{describe} {}", node.dtype),
+            path: node.path,
+        };
+        match shape.as_slice() {
+            [m, r, c] if *m > 0 && *r > 0 && *c > 0 => stacks.push(entry),
+            [m, 2 | 3] if *m > 0 => positions.push(entry),
+            _ => {}
+        }
+    }
+    Ok((stacks, positions))
 }
 
 impl Hdf5Form {
     /// The form for `failure`'s file, filled from the options it was opened with.
     pub fn new(failure: &OpenFailure) -> Self {
         let h5 = &failure.options.hdf5;
+        let listed = datasets_of(&failure.path);
         Self {
             path: failure.path.clone(),
-            stacks: stacks_of(&failure.path),
+            position_sets: listed.as_ref().map(|l| l.1.clone()).unwrap_or_default(),
+            stacks: listed.map(|l| l.0),
+            positions_path: h5.positions_path.clone(),
             data_path: h5.data_path.clone(),
             energy_ev: text_of(h5.energy_ev),
             distance_m: text_of(h5.distance_m),
@@ -87,6 +114,7 @@ impl Hdf5Form {
         let mut options = base.clone();
         let h5 = &mut options.hdf5;
         h5.data_path.clone_from(&self.data_path);
+        h5.positions_path.clone_from(&self.positions_path);
         h5.energy_ev = parse_positive("photon energy", &self.energy_ev)?;
         h5.distance_m = parse_positive("detector distance", &self.distance_m)?;
         h5.detector_pixel_m = parse_positive("detector pixel size", &self.detector_pixel_m)?;
@@ -94,10 +122,8 @@ impl Hdf5Form {
         Ok(options)
     }
 
-    /// Draws the form; "Open with these settings" pushes the open command.
-    pub fn ui(&mut self, ui: &mut egui::Ui, failure: &OpenFailure, commands: &mut Vec<Command>) {
-        ui.add_space(6.0);
-        ui.label(RichText::new("HDF5 settings").strong());
+    /// The frames' and the positions' datasets to pick from.
+    fn datasets_ui(&mut self, ui: &mut egui::Ui) {
         match &self.stacks {
             Err(e) => {
                 ui.label(format!("the file's tree cannot be read: {e}"));
@@ -108,18 +134,25 @@ impl Hdf5Form {
             Ok(stacks) => {
                 ui.label("Frames (the file's 3-D datasets):");
                 ui.radio_value(&mut self.data_path, None, "as the file's layout says");
-                for stack in stacks {
-                    ui.horizontal(|ui| {
-                        ui.radio_value(
-                            &mut self.data_path,
-                            Some(stack.path.clone()),
-                            stack.path.as_str(),
-                        );
-                        ui.weak(&stack.describe);
-                    });
-                }
+                pick_ui(ui, &mut self.data_path, stacks);
             }
         }
+        if !self.position_sets.is_empty() {
+            ui.label("Positions in the file (metres, x then y):");
+            ui.radio_value(
+                &mut self.positions_path,
+                None,
+                "as the layout says, or a file",
+            );
+            pick_ui(ui, &mut self.positions_path, &self.position_sets);
+        }
+    }
+
+    /// Draws the form; "Open with these settings" pushes the open command.
+    pub fn ui(&mut self, ui: &mut egui::Ui, failure: &OpenFailure, commands: &mut Vec<Command>) {
+        ui.add_space(6.0);
+        ui.label(RichText::new("HDF5 settings").strong());
+        self.datasets_ui(ui);
         ui.horizontal(|ui| {
             let positions = failure
                 .options

@@ -461,6 +461,26 @@ fn stack(path: &Path, parts: Vec<StackPart>) -> Result<FrameStack, Hdf5Error> {
     })
 }
 
+/// Positions `[x, y]` in metres from the dataset `object` of the file at `path`: shape
+/// (frames, 2 or 3), column 0 = x = object columns, column 1 = y = rows, as CXI stores them.
+pub fn read_positions(path: &Path, object: &str) -> Result<Vec<[f64; 2]>, Hdf5Error> {
+    let file = super::open(path)?;
+    let object = object.trim_start_matches('/');
+    let ds = dataset(path, &file, object)?;
+    let shape = ds.shape();
+    if shape.len() != 2 || shape[1] < 2 {
+        return Err(Hdf5Error::new(
+            path,
+            object,
+            format!("shape {shape:?}, expected (frames, 2 or 3) positions in metres"),
+        ));
+    }
+    let t = ds
+        .read::<f64, Ix2>()
+        .map_err(|e| object_error(path, object, &e))?;
+    Ok(t.outer_iter().map(|r| [r[0], r[1]]).collect())
+}
+
 fn read_stack(
     path: &Path,
     file: &File,
