@@ -9,13 +9,12 @@
 //! the operating system's page cache, which a process's resident memory does not count, keeps
 //! what is read often.
 
-use std::borrow::Cow;
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use ndarray::{Array2, Array3, ArrayRef3, ArrayView2, ArrayView3, Axis, CowArray, Ix2, Ix3};
+use ndarray::{Array2, Array3, ArrayRef3, ArrayView2, Axis, CowArray, Ix2, Ix3};
 
 use super::DatasetError;
 
@@ -179,31 +178,6 @@ impl Frames {
             store,
             energies,
         }
-    }
-
-    /// Calls `f(first_index, block)` for consecutive blocks of at most `block` patterns, in
-    /// order, reading from disk block by block when spilled.
-    pub fn for_each_block<E: From<DatasetError>>(
-        &self,
-        block: usize,
-        mut f: impl FnMut(usize, ArrayView3<'_, f32>) -> Result<(), E>,
-    ) -> Result<(), E> {
-        let block = block.max(1);
-        match &self.store {
-            Store::Memory(a) => {
-                for (k, chunk) in a.axis_chunks_iter(Axis(0), block).enumerate() {
-                    f(k * block, chunk)?;
-                }
-            }
-            Store::Spill { .. } => {
-                let indices: Vec<usize> = (0..self.len()).collect();
-                for (k, chunk) in indices.chunks(block).enumerate() {
-                    let patterns = self.select_array(chunk)?;
-                    f(k * block, patterns.view())?;
-                }
-            }
-        }
-        Ok(())
     }
 
     /// Whether the two hold the same patterns, compared pattern by pattern.
@@ -412,13 +386,13 @@ impl FrameSink {
     }
 }
 
-/// Renders a byte count as "1.2 GB".
-pub fn human_bytes(bytes: u64) -> Cow<'static, str> {
+/// Renders a byte count as "1.2 GB" or "262 MB".
+pub fn human_bytes(bytes: u64) -> String {
     let b = bytes as f64;
     if b >= 1e9 {
-        Cow::Owned(format!("{:.1} GB", b / 1e9))
+        format!("{:.1} GB", b / 1e9)
     } else {
-        Cow::Owned(format!("{:.0} MB", b / 1e6))
+        format!("{:.0} MB", b / 1e6)
     }
 }
 
@@ -452,14 +426,6 @@ mod tests {
         let sub = spilled.select(&[4, 1]);
         assert_eq!(sub.pattern(0).unwrap(), p.index_axis(Axis(0), 4));
         assert_eq!(sub.select_array(&[1]).unwrap(), p.select(Axis(0), &[1]));
-        let mut seen = Vec::new();
-        spilled
-            .for_each_block(2, |first, block| -> Result<(), DatasetError> {
-                seen.push((first, block.dim().0));
-                Ok(())
-            })
-            .unwrap();
-        assert_eq!(seen, [(0, 2), (2, 2), (4, 1)]);
     }
 
     #[test]
