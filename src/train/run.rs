@@ -508,7 +508,9 @@ fn run_epochs(
             break;
         }
     }
-    if !state.history.is_empty() {
+    // One more pass over the training scan measures the finished model's fit to it; a run the
+    // user stopped ends at once without it.
+    if !state.history.is_empty() && reason != StopReason::Stopped {
         let bundle = state.bundle(setup, control, train_data);
         let scan = match &state.positions {
             Some(p) => train_data.with_positions(p.clone())?,
