@@ -9,7 +9,6 @@ use ndarray::Array2;
 use num_complex::Complex32;
 
 use crate::data::Dataset;
-use crate::infer::InferOptions;
 use crate::infer::Stitched;
 use crate::infer::stitch::StitchWeights;
 use crate::io::report::{LossCurve, Report, ReportImage, ReportMap, utc_timestamp};
@@ -28,20 +27,6 @@ pub const NETWORK_LABEL: &str = "PtychoPINN";
 
 /// The label of a scan's own true object (`objectGuess`), shown beside a reconstruction.
 pub const TRUE_OBJECT_LABEL: &str = "true object (objectGuess)";
-
-/// How the window (and `report`) reconstruct a scan with a model: every pattern, in batches of
-/// 64, grouped as the model was trained.
-pub fn reconstruction_options(bundle: &ModelBundle) -> InferOptions {
-    let config = &bundle.manifest.config;
-    InferOptions {
-        batch_size: 64,
-        gridsize: config.gridsize,
-        neighbor_count: config.neighbor_count,
-        seed: config.seed,
-        crop: None,
-        overlap_pass: false,
-    }
-}
 
 /// The §7 metrics the window shows for a reconstruction, when the scan holds its true object
 /// (none for a stopped, partial one): over the illuminated region, with registration.
@@ -455,7 +440,7 @@ pub fn reconstruct_like_the_window(
     let stitched = crate::infer::reconstruct(
         &network,
         dataset,
-        &reconstruction_options(bundle),
+        &bundle.reconstruction_options(),
         device,
         |_, _, _| true,
     )?;

@@ -73,6 +73,17 @@ fn click(h: &mut Harness<'_, PtychoApp>, label: &str) {
     h.step();
 }
 
+/// The file whose name ends with `name` is open, and nothing is loading or refused.
+fn opened(app: &PtychoApp, name: &str) -> bool {
+    app.session.failed_open.is_none()
+        && app.session.loading.is_none()
+        && app
+            .session
+            .dataset
+            .as_ref()
+            .is_some_and(|d| d.path.ends_with(name))
+}
+
 fn loaded(app: &PtychoApp) -> bool {
     app.session.dataset.is_some() && app.session.loading.is_none()
 }
@@ -359,13 +370,7 @@ fn hdf5_scans_open_in_the_window() {
         options,
     ));
     step_until(&mut h, "the master with positions", |app| {
-        app.session.failed_open.is_none()
-            && app.session.loading.is_none()
-            && app
-                .session
-                .dataset
-                .as_ref()
-                .is_some_and(|d| d.path.ends_with("eiger_master.h5"))
+        opened(app, "eiger_master.h5")
     });
 }
 
@@ -546,13 +551,7 @@ fn an_unrecognised_hdf5_file_opens_with_frames_and_positions_picked_and_the_geom
     }
     click(&mut h, "Open with these settings");
     step_until(&mut h, "the scan with the picked frames", |app| {
-        app.session.failed_open.is_none()
-            && app.session.loading.is_none()
-            && app
-                .session
-                .dataset
-                .as_ref()
-                .is_some_and(|d| d.path.ends_with("two_stacks.h5"))
+        opened(app, "two_stacks.h5")
     });
     let dataset = &h.state().session.dataset.as_ref().unwrap().dataset;
     assert_eq!((dataset.len(), dataset.n()), (64, 64));

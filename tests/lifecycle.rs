@@ -625,7 +625,7 @@ fn fit_notes(
     own: ptychostudio::train::bundle::TrainingFit,
 ) -> Vec<(bool, String)> {
     let cpu = Device::flex();
-    let options = ptychostudio::report::reconstruction_options(bundle);
+    let options = bundle.reconstruction_options();
     let stitched = reconstruct(&bundle.network, scan, &options, &cpu, |_, _, _| true).unwrap();
     let checks = ptychostudio::report::object_checks(
         &stitched.object,

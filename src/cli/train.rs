@@ -235,16 +235,7 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
     // A fine-tuned model keeps its architecture; the other settings are this run's.
     let base = match (&resume, &init) {
         (Some(b), _) => b.manifest.config.clone(),
-        (None, Some(b)) => {
-            let old = &b.manifest.config;
-            TrainConfig {
-                gridsize: old.gridsize,
-                n_filters_scale: old.n_filters_scale,
-                object_big: old.object_big,
-                probe_big: old.probe_big,
-                ..TrainConfig::default()
-            }
-        }
+        (None, Some(b)) => TrainConfig::default().with_architecture_of(&b.manifest.config),
         (None, None) => TrainConfig::default(),
     };
     let config = args.config(base, train_data.n());

@@ -119,7 +119,7 @@ pub(super) fn start_reconstruction(session: &mut Session, env: &mut Env<'_>) {
     let probe = model.bundle.probe.clone();
     let training_fit = model.bundle.manifest.training_fit;
     let device = model.device.clone();
-    let options = crate::report::reconstruction_options(&model.bundle);
+    let options = model.bundle.reconstruction_options();
     // A snapshot costs a pass over the canvas here and a recolouring in the window: at most
     // every 250 ms, and the last.
     let every = Duration::from_millis(250);

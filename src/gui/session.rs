@@ -334,6 +334,9 @@ pub struct OpenFailure {
     pub message: String,
     /// Conversions that would let it load.
     pub fixes: Vec<OpenFix>,
+    /// For an HDF5 file, the datasets its settings form offers (or why they cannot be listed),
+    /// read on the loading worker with the refusal; `None` for other files.
+    pub hdf5_candidates: Option<Result<crate::io::hdf5::tree::Candidates, String>>,
 }
 
 impl OpenFailure {
@@ -351,11 +354,14 @@ impl OpenFailure {
             E::NoPositions => vec![OpenFix::Positions],
             _ => Vec::new(),
         };
+        let hdf5_candidates = crate::io::hdf5::is_hdf5(&path)
+            .then(|| crate::io::hdf5::tree::candidates(&path).map_err(|e| e.to_string()));
         Self {
             message: format!("cannot open {}: {error}", path.display()),
             path,
             options,
             fixes,
+            hdf5_candidates,
         }
     }
 }

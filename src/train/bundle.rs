@@ -18,6 +18,7 @@ use super::config::{ConfigError, TrainConfig};
 use super::events::EpochRecord;
 use super::positions::{self as scan_positions, ScanPositions};
 use super::schedule::Schedule;
+use crate::infer::InferOptions;
 use crate::io::{NpzError, NpzReader, NpzWriter};
 use crate::model::PinnNet;
 
@@ -258,6 +259,20 @@ fn pretty_json(value: &impl serde::Serialize) -> Result<String, BundleError> {
 }
 
 impl ModelBundle {
+    /// How a scan is reconstructed with this model (the window, `report`, and the fit to the
+    /// training scan): every pattern, in batches of 64, grouped as the model was trained.
+    pub fn reconstruction_options(&self) -> InferOptions {
+        let config = &self.manifest.config;
+        InferOptions {
+            batch_size: 64,
+            gridsize: config.gridsize,
+            neighbor_count: config.neighbor_count,
+            seed: config.seed,
+            crop: None,
+            overlap_pass: false,
+        }
+    }
+
     /// `dataset` at the positions this model refined, when it is the scan they were refined on
     /// (`None` otherwise: the scan's own positions stand).
     pub fn at_refined_positions(

@@ -223,6 +223,28 @@ pub struct ConfigError {
 }
 
 impl TrainConfig {
+    /// Whether a network trained with `other` has this configuration's shape (N, gridsize,
+    /// n_filters_scale, object_big, probe_big), so its weights fit.
+    pub fn same_architecture(&self, other: &Self) -> bool {
+        self.n == other.n
+            && self.gridsize == other.gridsize
+            && self.n_filters_scale == other.n_filters_scale
+            && self.object_big == other.object_big
+            && self.probe_big == other.probe_big
+    }
+
+    /// This configuration with `other`'s network shape (see [`Self::same_architecture`]).
+    pub fn with_architecture_of(self, other: &Self) -> Self {
+        Self {
+            n: other.n,
+            gridsize: other.gridsize,
+            n_filters_scale: other.n_filters_scale,
+            object_big: other.object_big,
+            probe_big: other.probe_big,
+            ..self
+        }
+    }
+
     /// Checks every setting; the error names the first bad one.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let bad = |field, value: &dyn ToString, reason| {

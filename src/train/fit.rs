@@ -10,7 +10,7 @@ use num_complex::{Complex32, Complex64};
 
 use super::bundle::{ModelBundle, TrainingFit};
 use crate::data::Dataset;
-use crate::infer::{InferOptions, reconstruct};
+use crate::infer::reconstruct;
 use crate::metrics::residual::{DataFit, data_fit_read};
 
 /// A scan's probe and the model's agree when their overlap (see [`probe_overlap`]) is at least
@@ -42,15 +42,7 @@ pub fn probe_overlap(a: &Array2<Complex32>, b: &Array2<Complex32>) -> Option<f64
 /// The model's reconstruction of `scan` (its training scan, at the positions it trained on) and
 /// that reconstruction's data fit with the model's probe; `None` when it cannot be made.
 pub fn training_fit(bundle: &ModelBundle, scan: &Dataset, device: &Device) -> Option<TrainingFit> {
-    let config = &bundle.manifest.config;
-    let options = InferOptions {
-        batch_size: 64,
-        gridsize: config.gridsize,
-        neighbor_count: config.neighbor_count,
-        seed: config.seed,
-        crop: None,
-        overlap_pass: false,
-    };
+    let options = bundle.reconstruction_options();
     let stitched = reconstruct(&bundle.network, scan, &options, device, |_, _, _| true).ok()?;
     let fit = data_fit_read(
         &stitched.object,

@@ -13,12 +13,7 @@ use crate::model::PinnNet;
 /// Checks that a resumed model fits the configuration and the data.
 pub(crate) fn check_resume(config: &TrainConfig, bundle: &ModelBundle) -> Result<(), TrainError> {
     let old = &bundle.manifest.config;
-    let same = old.n == config.n
-        && old.gridsize == config.gridsize
-        && old.n_filters_scale == config.n_filters_scale
-        && old.object_big == config.object_big
-        && old.probe_big == config.probe_big;
-    if same {
+    if config.same_architecture(old) {
         Ok(())
     } else {
         Err(TrainError::Mismatch(format!(

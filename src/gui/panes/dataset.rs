@@ -129,7 +129,10 @@ impl DatasetPane {
         if let Some(failure) = &session.failed_open {
             error_ui(ui, failure, pane.commands);
             if self.hdf5_form.as_ref().map(|f| &f.0) != Some(&failure.path) {
-                let form = crate::io::hdf5::is_hdf5(&failure.path).then(|| Hdf5Form::new(failure));
+                let form = failure
+                    .hdf5_candidates
+                    .is_some()
+                    .then(|| Hdf5Form::new(failure));
                 self.hdf5_form = Some((failure.path.clone(), form));
             }
             if let Some((_, Some(form))) = &mut self.hdf5_form {

@@ -4,7 +4,7 @@
 //! command line's `--h5-data`, `--positions`, `--energy-ev`, `--distance-m`,
 //! `--detector-pixel-m` and `--pattern-size`.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use eframe::egui::{self, RichText};
 
@@ -12,21 +12,14 @@ use crate::data::LoadOptions;
 use crate::data::dataset::SUPPORTED_N;
 use crate::gui::command::Command;
 use crate::gui::session::OpenFailure;
-
-/// One 3-D dataset the frames could be.
-#[derive(Debug, Clone, PartialEq)]
-struct Stack {
-    path: String,
-    /// Shape and type in words.
-    describe: String,
-}
+use crate::io::hdf5::tree::{Candidates, Node};
 
 /// One radio button per dataset, its shape and type beside it.
-fn pick_ui(ui: &mut egui::Ui, picked: &mut Option<String>, sets: &[Stack]) {
+fn pick_ui(ui: &mut egui::Ui, picked: &mut Option<String>, sets: &[Node]) {
     for set in sets {
         ui.horizontal(|ui| {
             ui.radio_value(picked, Some(set.path.clone()), set.path.as_str());
-            ui.weak(&set.describe);
+            ui.weak(set.describe());
         });
     }
 }
@@ -36,10 +29,8 @@ fn pick_ui(ui: &mut egui::Ui, picked: &mut Option<String>, sets: &[Stack]) {
 pub struct Hdf5Form {
     /// The file.
     path: PathBuf,
-    /// Its 3-D datasets, or why the tree cannot be read.
-    stacks: Result<Vec<Stack>, String>,
-    /// Its (k, 2 or 3) datasets: where positions in metres could be.
-    position_sets: Vec<Stack>,
+    /// Its 3-D and (k, 2 or 3) datasets, or why the tree cannot be read.
+    candidates: Result<Candidates, String>,
     /// The positions' dataset picked (`None`: the layout's, or a positions file).
     positions_path: Option<String>,
     /// The frames' dataset picked (`None`: let the reader decide).
@@ -66,40 +57,16 @@ fn parse_positive(name: &str, text: &str) -> Result<Option<f64>, String> {
     }
 }
 
-/// The file's 3-D datasets (the ones that can hold frames) and its (k, 2 or 3) ones (where
-/// positions could be).
-fn datasets_of(path: &Path) -> Result<(Vec<Stack>, Vec<Stack>), String> {
-    let file = crate::io::hdf5::open(path).map_err(|e| e.to_string())?;
-    let (mut stacks, mut positions) = (Vec::new(), Vec::new());
-    for node in crate::io::hdf5::list_tree(&file) {
-        let Some(shape) = node.shape else { continue };
-        let describe = shape
-            .iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join(" × ");
-        let entry = Stack {
-            describe: format!("{describe} {}", node.dtype),
-            path: node.path,
-        };
-        match shape.as_slice() {
-            [m, r, c] if *m > 0 && *r > 0 && *c > 0 => stacks.push(entry),
-            [m, 2 | 3] if *m > 0 => positions.push(entry),
-            _ => {}
-        }
-    }
-    Ok((stacks, positions))
-}
-
 impl Hdf5Form {
     /// The form for `failure`'s file, filled from the options it was opened with.
     pub fn new(failure: &OpenFailure) -> Self {
         let h5 = &failure.options.hdf5;
-        let listed = datasets_of(&failure.path);
         Self {
             path: failure.path.clone(),
-            position_sets: listed.as_ref().map(|l| l.1.clone()).unwrap_or_default(),
-            stacks: listed.map(|l| l.0),
+            candidates: failure
+                .hdf5_candidates
+                .clone()
+                .unwrap_or_else(|| Err("not an HDF5 file".into())),
             positions_path: h5.positions_path.clone(),
             data_path: h5.data_path.clone(),
             energy_ev: text_of(h5.energy_ev),
@@ -124,27 +91,28 @@ impl Hdf5Form {
 
     /// The frames' and the positions' datasets to pick from.
     fn datasets_ui(&mut self, ui: &mut egui::Ui) {
-        match &self.stacks {
+        let candidates = match &self.candidates {
             Err(e) => {
                 ui.label(format!("the file's tree cannot be read: {e}"));
+                return;
             }
-            Ok(stacks) if stacks.is_empty() => {
-                ui.label("the file holds no 3-D dataset that could be the frames");
-            }
-            Ok(stacks) => {
-                ui.label("Frames (the file's 3-D datasets):");
-                ui.radio_value(&mut self.data_path, None, "as the file's layout says");
-                pick_ui(ui, &mut self.data_path, stacks);
-            }
+            Ok(c) => c,
+        };
+        if candidates.frames.is_empty() {
+            ui.label("the file holds no 3-D dataset that could be the frames");
+        } else {
+            ui.label("Frames (the file's 3-D datasets):");
+            ui.radio_value(&mut self.data_path, None, "as the file's layout says");
+            pick_ui(ui, &mut self.data_path, &candidates.frames);
         }
-        if !self.position_sets.is_empty() {
+        if !candidates.positions.is_empty() {
             ui.label("Positions in the file (metres, x then y):");
             ui.radio_value(
                 &mut self.positions_path,
                 None,
                 "as the layout says, or a file",
             );
-            pick_ui(ui, &mut self.positions_path, &self.position_sets);
+            pick_ui(ui, &mut self.positions_path, &candidates.positions);
         }
     }
 
@@ -232,14 +200,18 @@ mod tests {
 
     #[test]
     fn fields_become_options_and_bad_numbers_are_named() {
+        let path = PathBuf::from("tests/fixtures/hdf5/odd_stack.h5");
         let failure = OpenFailure {
-            path: PathBuf::from("tests/fixtures/hdf5/odd_stack.h5"),
+            hdf5_candidates: Some(
+                crate::io::hdf5::tree::candidates(&path).map_err(|e| e.to_string()),
+            ),
+            path,
             options: LoadOptions::default(),
             message: String::new(),
             fixes: Vec::new(),
         };
         let mut form = Hdf5Form::new(&failure);
-        let stacks = form.stacks.clone().unwrap();
+        let stacks = form.candidates.clone().unwrap().frames;
         assert_eq!(stacks.len(), 1, "{stacks:?}");
         form.data_path = Some(stacks[0].path.clone());
         form.energy_ev = "8000".into();

@@ -16,6 +16,40 @@ pub struct Node {
     pub problem: Option<String>,
 }
 
+impl Node {
+    /// Shape and type in words, e.g. "64 × 64 × 64 u32"; empty for a group.
+    pub fn describe(&self) -> String {
+        let shape = self.shape.as_deref().unwrap_or_default();
+        let dims: Vec<String> = shape.iter().map(ToString::to_string).collect();
+        format!("{} {}", dims.join(" × "), self.dtype)
+            .trim()
+            .to_owned()
+    }
+}
+
+/// The datasets of a file a user can pick for a scan.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Candidates {
+    /// 3-D datasets: the frames could be any of them.
+    pub frames: Vec<Node>,
+    /// (k, 2 or 3) datasets: positions in metres could be any of them.
+    pub positions: Vec<Node>,
+}
+
+/// The frames and positions candidates of the file at `path` (read from its tree).
+pub fn candidates(path: &std::path::Path) -> Result<Candidates, super::Hdf5Error> {
+    let file = super::open(path)?;
+    let mut out = Candidates::default();
+    for node in list_tree(&file) {
+        match node.shape.as_deref() {
+            Some([m, r, c]) if *m > 0 && *r > 0 && *c > 0 => out.frames.push(node),
+            Some([m, 2 | 3]) if *m > 0 => out.positions.push(node),
+            _ => {}
+        }
+    }
+    Ok(out)
+}
+
 /// At most this many objects are listed (a master file can hold thousands of small ones).
 const MAX_NODES: usize = 2000;
 
