@@ -179,11 +179,7 @@ fn with_product(
         Some(product.object.clone()),
         None,
     )?;
-    dataset.physical = PhysicalInfo {
-        pixel_size_m: Some(product.object_pixel_width_m),
-        photon_energy_ev: Some(product.photon_energy_ev),
-        detector_distance_m: Some(product.detector_object_distance_m),
-    };
+    dataset.physical = super::product_file::physical_of(product);
     Ok(dataset)
 }
 

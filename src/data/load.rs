@@ -8,7 +8,7 @@ use num_complex::Complex32;
 
 use super::dataset::SUPPORTED_N;
 use super::detect::{dc_corner_evidence, fftshift_stack, intensity_evidence};
-use super::{Dataset, DatasetError, DatasetParts, PhysicalInfo};
+use super::{Dataset, DatasetError, DatasetParts};
 use crate::io::NpzReader;
 use crate::io::npy::NpyArray;
 use crate::io::product::Product;
@@ -363,10 +363,6 @@ fn load_ptychodus(
         object: Some(product.object.clone()),
         scan_index: None,
     })?;
-    dataset.physical = PhysicalInfo {
-        pixel_size_m: Some(product.object_pixel_width_m),
-        photon_energy_ev: Some(product.photon_energy_ev),
-        detector_distance_m: Some(product.detector_object_distance_m),
-    };
+    dataset.physical = super::product_file::physical_of(product);
     Ok(dataset)
 }
