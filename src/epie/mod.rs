@@ -470,6 +470,19 @@ impl Epie {
         &self.config
     }
 
+    /// A copy of the current state as a result (to keep the state of one sweep and go on).
+    pub fn snapshot(&self) -> EpieResult {
+        let n = self.n;
+        EpieResult {
+            object: self.object_snapshot(),
+            probe: Array2::from_shape_vec((n, n), self.probe.clone())
+                .unwrap_or_else(|_| Array2::zeros((n, n))),
+            origin_px: self.origin_px,
+            errors: self.errors.clone(),
+            positions_px: self.positions.clone(),
+        }
+    }
+
     /// The current state as a result.
     pub fn into_result(self) -> EpieResult {
         let n = self.n;

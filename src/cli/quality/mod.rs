@@ -22,7 +22,7 @@ mod report;
 mod score;
 mod seeded_side;
 
-use cases::{CaseData, CaseOptions, QualityCase, case_data};
+use cases::{CaseData, CaseOptions, QualityCase, ScanKind, case_data};
 use report::make_report;
 use score::figures;
 
@@ -110,6 +110,19 @@ pub struct QualityArgs {
     /// The first epoch after which positions are refined [default: the training default].
     #[arg(long)]
     pub position_start_epoch: Option<usize>,
+    /// `lines-dose`, `lines-overlap`: photons per pattern [default: 1e4 and 1e9].
+    #[arg(long)]
+    pub photons: Option<f64>,
+    /// `lines-overlap`: the raster's linear overlap 1 − step / probe diameter.
+    #[arg(long, default_value_t = 0.3)]
+    pub overlap: f64,
+    /// `lines-overlap`: a raster, or random positions at its density.
+    #[arg(long, value_enum, default_value_t = ScanKind::Raster)]
+    pub scan: ScanKind,
+    /// The sweep counts ePIE beside the network is scored at; its best is reported
+    /// [default: 5,10,30,100; `lines-512-positions`: --epie-iterations].
+    #[arg(long, value_delimiter = ',')]
+    pub epie_sweeps: Vec<usize>,
     /// `lines-512-positions`: whether the ePIE run beside the network corrects positions
     /// [default: when the positions are displaced].
     #[arg(long, value_name = "BOOL")]
@@ -189,15 +202,30 @@ fn apply_overrides(args: &QualityArgs, config: &mut TrainConfig) {
     }
 }
 
+/// Epochs that give `budget` training patterns on a scan of `patterns` (at least one): each
+/// epoch trains min(groups, patterns) groups of `group_side²` patterns.
+fn epochs_for_budget(config: &TrainConfig, patterns: usize, budget: usize) -> usize {
+    let side = config.group_side();
+    let per_epoch = (config.n_groups.min(patterns) * side * side).max(1);
+    budget.div_ceil(per_epoch).max(1)
+}
+
 /// ePIE beside the network on a case with true positions ([`epie_side`]), its reconstruction
 /// written as `epie_*`.
 fn run_epie_side(
     args: &QualityArgs,
     data: &CaseData,
 ) -> anyhow::Result<Option<epie_side::EpieFigures>> {
-    let correct = args.epie_correct_positions.unwrap_or(!args.exact_positions);
-    let Some((figures, recon)) = epie_side::run(data, args.epie_iterations, correct, args.seed)?
-    else {
+    let displaced = args.case == QualityCase::Lines512Positions && !args.exact_positions;
+    let correct = args.epie_correct_positions.unwrap_or(displaced);
+    let counts = if !args.epie_sweeps.is_empty() {
+        args.epie_sweeps.clone()
+    } else if args.case == QualityCase::Lines512Positions {
+        vec![args.epie_iterations]
+    } else {
+        vec![5, 10, 30, 100]
+    };
+    let Some((figures, recon)) = epie_side::run(data, &counts, correct, args.seed)? else {
         return Ok(None);
     };
     recon
@@ -206,10 +234,8 @@ fn run_epie_side(
     Ok(Some(figures))
 }
 
-/// Runs the case and writes `quality.json`.
-pub fn run(args: &QualityArgs) -> anyhow::Result<()> {
-    let started = Instant::now();
-    let device = build_device(args.device, false)?;
+/// The case's data with the command line's settings applied.
+fn load_case(args: &QualityArgs) -> anyhow::Result<CaseData> {
     let mut data = case_data(
         args.case,
         &CaseOptions {
@@ -217,13 +243,27 @@ pub fn run(args: &QualityArgs) -> anyhow::Result<()> {
             data_dir: &args.data_dir,
             epie_iterations: args.epie_iterations,
             exact_positions: args.exact_positions,
+            photons: args.photons,
+            overlap: args.overlap,
+            scan: args.scan,
         },
     )?;
     apply_overrides(args, &mut data.config);
     data.config.n = data.train.n();
+    if let (Some(budget), None) = (data.pattern_budget, args.epochs) {
+        data.config.nepochs = epochs_for_budget(&data.config, data.train.len(), budget);
+    }
     if data.test.object().is_none() && data.reference.is_none() {
         bail!("{}: no true object to compare with", data.test_name);
     }
+    Ok(data)
+}
+
+/// Runs the case and writes `quality.json`.
+pub fn run(args: &QualityArgs) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let device = build_device(args.device, false)?;
+    let data = load_case(args)?;
     std::fs::create_dir_all(&args.output_dir)
         .with_context(|| format!("cannot create {}", args.output_dir.display()))?;
     let mut stops: Vec<usize> = args
@@ -293,6 +333,7 @@ pub fn run(args: &QualityArgs) -> anyhow::Result<()> {
         evaluations,
     );
     report.epie = epie;
+    report.scan = data.scan_facts.clone();
     if let (Some(sweeps), Some(recon)) = (args.refine_epie.filter(|&k| k > 0), &last_recon) {
         report.seeded_epie = Some(seeded_side::run(&data, recon, sweeps, args.seed)?);
     }

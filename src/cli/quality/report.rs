@@ -40,6 +40,8 @@ pub struct QualityReport {
     pub epie: Option<super::epie_side::EpieFigures>,
     /// `--refine-epie K`: ePIE seeded by the network beside ePIE from scratch, per sweep.
     pub seeded_epie: Option<super::seeded_side::SeededFigures>,
+    /// The simulated scan's regime (`lines-dose`, `lines-overlap`).
+    pub scan: Option<super::cases::ScanFacts>,
 }
 
 /// Everything measured, as written to `quality.json`; `times` = [wall, training] seconds and
@@ -93,5 +95,6 @@ pub(super) fn make_report(
         ],
         epie: None,
         seeded_epie: None,
+        scan: None,
     }
 }

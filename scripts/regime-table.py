@@ -1,0 +1,54 @@
+#!/usr/bin/env python3
+"""The regime table from `scripts/regimes`' runs: the network and ePIE against the truth, per
+dose and per overlap, as Markdown.
+
+    python3 scripts/regime-table.py [out/regimes]
+"""
+import json
+import sys
+from pathlib import Path
+
+
+def figures(evaluation):
+    if not evaluation:
+        return "–"
+    a, p = evaluation["amplitude"], evaluation["phase"]
+    frc = p.get("frc_half_bit")
+    frc = f"{frc:.2f}" if frc is not None else "–"
+    return f"{a['pearson']:.3f} / {p['pearson']:.3f} / {p['ssim']:.3f} / {frc}"
+
+
+def row(name, report):
+    scan = report.get("scan") or {}
+    network = report["evaluations"][-1]["illuminated"]
+    epie = report.get("epie") or {}
+    gap = None
+    if network and epie.get("illuminated"):
+        gap = network["phase"]["pearson"] - epie["illuminated"]["phase"]["pearson"]
+    overlap = scan.get("linear_overlap")
+    return "| {} | {} | {:.0e} | {} | {} | {} | {} ({}) | {} |".format(
+        name,
+        scan.get("scan", "–"),
+        scan.get("photons", float("nan")),
+        scan.get("positions", "–"),
+        f"{100 * overlap:.0f} %" if overlap is not None else "–",
+        figures(network),
+        figures(epie.get("illuminated")),
+        epie.get("sweeps", "–"),
+        f"{gap:+.3f}" if gap is not None else "–",
+    )
+
+
+def main():
+    root = Path(sys.argv[1] if len(sys.argv) > 1 else "out/regimes")
+    runs = sorted(p for p in root.glob("*/quality.json"))
+    print("| run | scan | photons | positions | overlap (1 − d/D) | network: amplitude / phase "
+          "Pearson / phase SSIM / phase FRC ½-bit | ePIE, best count (sweeps) | phase Pearson, "
+          "network − ePIE |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    for path in runs:
+        print(row(path.parent.name, json.loads(path.read_text())))
+
+
+if __name__ == "__main__":
+    main()
