@@ -77,6 +77,7 @@ pub fn run(args: &InspectArgs) -> anyhow::Result<()> {
         if let Some([h, w]) = d.object_shape {
             println!("  ground-truth object {h} × {w}");
         }
+        println!("  regime: {}", d.regime.text);
     }
     for note in &report.notes {
         println!("note: {note}");

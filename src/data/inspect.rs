@@ -48,6 +48,8 @@ pub struct DatasetSummary {
     pub probe_power: f64,
     /// Shape of the ground-truth object, if any.
     pub object_shape: Option<[usize; 2]>,
+    /// Photons, overlap, and which method the regime favours.
+    pub regime: super::regime::RegimeAdvice,
 }
 
 /// Everything `inspect` prints.
@@ -210,6 +212,7 @@ fn summary_of(ds: &super::Dataset) -> DatasetSummary {
         mean_counts_per_pattern: ds.mean_counts_per_pattern(),
         probe_power: ds.probe().iter().map(|c| f64::from(c.norm_sqr())).sum(),
         object_shape: ds.object().map(|o| [o.nrows(), o.ncols()]),
+        regime: super::regime::advise(ds),
     }
 }
 

@@ -19,6 +19,7 @@ pub mod normalize;
 pub mod options;
 pub mod product_file;
 pub mod reconstruction;
+pub mod regime;
 pub mod save;
 pub mod sidecar;
 pub mod simulate;

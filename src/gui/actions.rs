@@ -34,7 +34,8 @@ pub fn apply(session: &mut Session, env: &mut Env<'_>, command: Command) {
         Command::BrowseLoadModel => browse(session, env, DialogPurpose::LoadModel),
         Command::BrowseSaveModel => browse(session, env, DialogPurpose::SaveModel),
         Command::BrowseExport => browse(session, env, DialogPurpose::Export),
-        Command::StartTraining => super::compute::start_training(session, env),
+        Command::StartTraining => super::compute::start_training(session, env, false),
+        Command::FineTuneTraining => super::compute::start_training(session, env, true),
         Command::StopTraining => {
             if let Some(job) = &session.training.job {
                 job.request_stop();

@@ -138,7 +138,7 @@ impl PtychoApp {
         while !commands.is_empty() && round < 4 {
             round += 1;
             for command in std::mem::take(&mut commands) {
-                if command == Command::StartTraining {
+                if matches!(command, Command::StartTraining | Command::FineTuneTraining) {
                     self.frames.reset();
                 }
                 let (mut env, session) = self.env();

@@ -26,6 +26,9 @@ pub enum Command {
     BrowseDataset,
     /// Train on the loaded dataset with the current settings.
     StartTraining,
+    /// Train on the loaded dataset starting from the loaded model's weights (fine-tuning: a
+    /// fresh optimiser and schedule, the current settings, the model's network shape).
+    FineTuneTraining,
     /// Stop training after the current batch; the model is kept.
     StopTraining,
     /// Ask where to save the current model.

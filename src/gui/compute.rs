@@ -13,14 +13,15 @@ use super::session::{EpieRun, EpieUpdate, InferUpdate, Level, ReconstructionRun,
 use super::state::Pane;
 use crate::epie::{Epie, EpieConfig};
 use crate::infer::reconstruct;
-use crate::train::{EventSender, TrainControl, train};
+use crate::train::{EventSender, Start, TrainControl, train_from};
 
 /// In the window, the first epoch sends a preview after this many seconds, and again every as
 /// many, so a slow CPU shows a first picture within a minute.
 const FIRST_PREVIEW_SECS: f64 = 30.0;
 
-/// Starts training on the loaded scan with the window's settings.
-pub(super) fn start_training(session: &mut Session, env: &mut Env<'_>) {
+/// Starts training on the loaded scan with the window's settings, from scratch or (`fine_tune`)
+/// from the loaded model's weights.
+pub(super) fn start_training(session: &mut Session, env: &mut Env<'_>, fine_tune: bool) {
     if already_running(session, session.training.running(), "training") {
         return;
     }
@@ -32,6 +33,25 @@ pub(super) fn start_training(session: &mut Session, env: &mut Env<'_>) {
     let data_path = view.path.clone();
     let mut config = env.state.train.clone();
     config.n = dataset.n();
+    let init = if fine_tune {
+        let Some(model) = &session.model else {
+            session.log(Level::Warn, "load or train a model to fine-tune from");
+            return;
+        };
+        let trained = &model.bundle.manifest.config;
+        if trained.n != config.n {
+            let message = format!(
+                "the model was trained for N = {}, this scan has N = {}: it cannot be fine-tuned here",
+                trained.n, config.n
+            );
+            session.log(Level::Error, message);
+            return;
+        }
+        config = config.with_architecture_of(trained);
+        Some((model.bundle.clone(), model.source.clone()))
+    } else {
+        None
+    };
     if let Err(e) = config.validate() {
         session.log(Level::Error, e.to_string());
         return;
@@ -48,9 +68,11 @@ pub(super) fn start_training(session: &mut Session, env: &mut Env<'_>) {
     session.log(
         Level::Info,
         format!(
-            "training on {} ({} patterns) on {device_label}; model in {}",
+            "training on {} ({} patterns) on {device_label}{}; model in {}",
             file_name(&data_path),
             dataset.len(),
+            init.as_ref()
+                .map_or_else(String::new, |(_, from)| format!(", from the model {from}")),
             run_dir.display()
         ),
     );
@@ -71,7 +93,10 @@ pub(super) fn start_training(session: &mut Session, env: &mut Env<'_>) {
             training_data,
         };
         Ok(in_compute_pool(move || {
-            train(&dataset, None, &config, &device, &control, None)
+            let start = init
+                .as_ref()
+                .map_or(Start::Scratch, |(b, _)| Start::FineTune(b));
+            train_from(&dataset, None, &config, &device, &control, start)
         })?)
     });
     let training = &mut session.training;

@@ -50,6 +50,8 @@ pub struct DatasetView {
     pub probe_modes: Vec<Array2<Complex32>>,
     /// The facts the dataset pane and the report show, computed once on the loading thread.
     pub summary: Vec<String>,
+    /// The scan's dose and overlap, and the method they favour (on the loading thread).
+    pub regime: crate::data::regime::RegimeAdvice,
     /// Bumped when a new dataset replaces the old (textures follow).
     pub version: u64,
 }
@@ -64,6 +66,7 @@ impl DatasetView {
             probe_modes,
         } = loaded;
         let summary = crate::data::summary::dataset_summary(&path, &dataset, layout);
+        let regime = crate::data::regime::advise(&dataset);
         Self {
             path,
             dataset: Arc::new(dataset),
@@ -71,6 +74,7 @@ impl DatasetView {
             notes,
             probe_modes,
             summary,
+            regime,
             version: 0,
         }
     }

@@ -252,6 +252,22 @@ fn summary_ui(ui: &mut egui::Ui, view: &DatasetView) {
                 ui.end_row();
             }
         });
+    ui.add_space(6.0);
+    let (colour, method) = if view.regime.network_favoured {
+        (Color32::from_rgb(90, 190, 110), "Network")
+    } else {
+        (Color32::from_rgb(120, 170, 230), "ePIE")
+    };
+    ui.label(
+        RichText::new(format!("Suggested method: {method}"))
+            .strong()
+            .color(colour),
+    )
+    .on_hover_text(
+        "From the measured regimes (docs/regimes.md): the network is ahead of ePIE at low \
+             photon counts and sparse overlap, ePIE at dense overlap and high counts.",
+    );
+    ui.label(&view.regime.text);
     if !view.notes.is_empty() {
         ui.add_space(6.0);
         ui.label(RichText::new("Loader notes").strong());

@@ -17,6 +17,8 @@ use crate::train::TrainConfig;
 /// The training pane's own view state.
 #[derive(Debug)]
 pub struct TrainingPane {
+    /// Start from the loaded model's weights (fine-tune) instead of from scratch.
+    fine_tune: bool,
     amplitude: ImageView,
     phase: ImageView,
     amplitude_range: (f32, f32),
@@ -25,6 +27,7 @@ pub struct TrainingPane {
 impl Default for TrainingPane {
     fn default() -> Self {
         Self {
+            fine_tune: false,
             amplitude: ImageView::new("preview amplitude"),
             phase: ImageView::new("preview phase"),
             amplitude_range: (0.0, 1.0),
@@ -192,6 +195,17 @@ impl TrainingPane {
                 });
                 ui.label(RichText::new(&pane.device_note).small());
                 ui.add_space(8.0);
+                let model = pane.session.model.as_ref();
+                self.fine_tune &= model.is_some();
+                if let Some(model) = model {
+                    ui.add_enabled(!running, egui::Checkbox::new(&mut self.fine_tune, "Start from the loaded model"))
+                        .on_hover_text(format!(
+                            "Fine-tune the model {} on this scan: its weights, a fresh optimiser and schedule, the settings above \
+                             and its network shape. On a sample of another kind, training from scratch measured better \
+                             (docs/reuse.md).",
+                            model.source
+                        ));
+                }
                 ui.horizontal(|ui| {
                     let can_start = !running && pane.session.dataset.is_some();
                     if ui
@@ -199,7 +213,11 @@ impl TrainingPane {
                         .on_hover_text("Train on the loaded scan (self-supervised)")
                         .clicked()
                     {
-                        pane.commands.push(Command::StartTraining);
+                        pane.commands.push(if self.fine_tune {
+                            Command::FineTuneTraining
+                        } else {
+                            Command::StartTraining
+                        });
                     }
                     let stopping = t.job.as_ref().is_some_and(super::super::jobs::StreamingJob::stopping);
                     if ui
