@@ -6,6 +6,7 @@ use anyhow::{Context, bail};
 use clap::Args;
 
 use super::args::CommonArgs;
+use crate::data::object_families::{Contrast, mixed_object, texture_object};
 use crate::data::save::save_pinn;
 use crate::data::simulate::{
     ScanPattern, SimulatedScan, SimulationConfig, lines_object, simulate_object_scan, star_object,
@@ -47,6 +48,21 @@ fn object_of(
             star_object(config),
             "star: 36 spokes to 0.45 S and 20 discs of radius 3-12 px, G1, amplitude 1 - 0.25 s, phase 0.7 s rad",
         ),
+        ObjectKind::Texture => (
+            texture_object(
+                config,
+                Contrast {
+                    absorption: 0.3,
+                    phase_rad: 1.0,
+                },
+                1,
+            ),
+            "texture: white noise blurred by G4, stretched to v in [0, 1], amplitude 1 - 0.3 v, phase v rad",
+        ),
+        ObjectKind::Mixed => (
+            mixed_object(config),
+            "mixed: 2 x 2 mosaic of the lines, weak lines (amplitude 0.6 + 0.4 v, phase 0.5 v), a texture (1 rad, 30 %) and a faint texture (0.3 rad, 10 %)",
+        ),
     }
 }
 
@@ -57,6 +73,11 @@ pub enum ObjectKind {
     Lines,
     /// A Siemens star with discs.
     Star,
+    /// A smooth random texture (1 rad, 30 % absorption).
+    Texture,
+    /// A mosaic of four families (lines at two contrasts, textures at two), for a model meant
+    /// to generalise; it holds no spokes or discs.
+    Mixed,
 }
 
 /// Arguments of `simulate`. Defaults give the standard case of physics.md §9.
@@ -89,8 +110,8 @@ pub struct SimulateArgs {
     /// Number of random positions of the test dataset.
     #[arg(long, default_value_t = 512)]
     pub n_test_images: usize,
-    /// The object: the §9 lines, or a Siemens star with discs (another kind of sample, phase
-    /// 0.7 rad, amplitude contrast 25 %).
+    /// The object: the §9 lines, a Siemens star with discs (another kind of sample, phase 0.7 rad,
+    /// amplitude contrast 25 %), a texture, or a mosaic of families.
     #[arg(long, value_enum, default_value_t = ObjectKind::Lines)]
     pub object: ObjectKind,
     /// The probe: an NPY file or an NPZ's `probe` / `probeGuess`, complex N × N (default: the

@@ -16,6 +16,7 @@ pub mod hdf5_scan;
 pub mod inspect;
 pub mod load;
 pub mod normalize;
+pub mod object_families;
 pub mod options;
 pub mod product_file;
 pub mod reconstruction;

@@ -65,25 +65,35 @@ pub fn raster_step_px(overlap: f64, diameter_px: f64) -> f64 {
     (1.0 - overlap) * diameter_px
 }
 
-/// Photons per pattern (the mean of Σ amplitude²) when the scan's amplitudes are square roots
-/// of whole counts, as a detector's are; `None` when they are not (a simulation normalised
-/// as the reference's files are, or a file already scaled), since the photons cannot be known.
-/// The first patterns (up to 16) are checked.
+/// Photons per pattern, read from the counts' quantum: Poisson counts are whole numbers, so
+/// a scan's amplitude² values are whole multiples of the value one photon gives (1 for a
+/// detector's √counts; 1/s² for a simulation normalised as the reference's files are, where
+/// amplitude = √counts / s). The smallest non-zero amplitude² of the first patterns (up to 16)
+/// is taken as one photon when every value is a whole multiple of it; then the photons are
+/// the mean Σ amplitude² over that quantum. `None` when the values are not quantised (a high
+/// dose with no single-photon pixels, or data already processed): the photons cannot be known.
 pub fn photons_per_pattern(dataset: &Dataset) -> Option<f64> {
     let checked = dataset.len().min(16);
-    let mut any_nonzero = false;
+    let mut values = Vec::new();
     for i in 0..checked {
         let pattern = dataset.pattern(i).ok()?;
-        for &a in &pattern {
-            let counts = f64::from(a) * f64::from(a);
-            // √ in f32 keeps a² to about 1.2e-7 relative.
-            if (counts - counts.round()).abs() > 1e-3 + 3e-7 * counts {
-                return None;
-            }
-            any_nonzero |= counts >= 0.5;
-        }
+        values.extend(
+            pattern
+                .iter()
+                .map(|&a| f64::from(a) * f64::from(a))
+                .filter(|&v| v > 0.0),
+        );
     }
-    any_nonzero.then(|| dataset.mean_counts_per_pattern())
+    let quantum = values.iter().copied().fold(f64::INFINITY, f64::min);
+    if !quantum.is_finite() {
+        return None;
+    }
+    let whole = values.iter().all(|&v| {
+        let counts = v / quantum;
+        // √ in f32 keeps a² to about 1.2e-7 relative; the quantum as much again.
+        (counts - counts.round()).abs() <= 1e-3 + 5e-7 * counts
+    });
+    whole.then(|| dataset.mean_counts_per_pattern() / quantum)
 }
 
 /// Which method a scan's regime favours, by the measurements of `docs/regimes.md`.
@@ -111,7 +121,10 @@ pub fn advise(dataset: &Dataset) -> RegimeAdvice {
     let low_dose = photons.is_some_and(|p| p <= NETWORK_DOSE_LIMIT);
     let sparse = overlap.is_some_and(|o| o < NETWORK_OVERLAP_LIMIT);
     let dose_text = photons.map_or_else(
-        || "photons per pattern unknown (the amplitudes are not √counts)".to_owned(),
+        || {
+            "photons per pattern unknown (the amplitudes are not quantised as counts are)"
+                .to_owned()
+        },
         |p| format!("{p:.2e} photons per pattern"),
     );
     let overlap_text = overlap.map_or_else(
@@ -171,32 +184,49 @@ mod tests {
     }
 
     #[test]
-    fn photons_are_known_only_from_counts() {
+    fn photons_are_read_from_the_counts_quantum() {
         let config = SimulationConfig {
             object_size: 128,
             nphotons: 1e3,
             ..SimulationConfig::default()
         };
-        let scan = simulate_lines_scan(&config, ScanPattern::Random { count: 20 }, 3)
-            .unwrap()
-            .dataset;
-        // The simulation stores √counts / s, as the reference's files do: not counts.
-        assert_eq!(photons_per_pattern(&scan), None);
-        let counts = scan
-            .diffraction()
-            .unwrap()
-            .mapv(|a| (a * a * 37.0).round().sqrt());
-        let measured = Dataset::new(crate::data::DatasetParts {
-            diffraction: counts.clone(),
-            positions_px: scan.positions_px().to_vec(),
-            probe: scan.probe().clone(),
+        let scan = simulate_lines_scan(&config, ScanPattern::Random { count: 20 }, 3).unwrap();
+        // The simulation stores √counts / s, as the reference's files do.
+        let photons = photons_per_pattern(&scan.dataset).unwrap();
+        let s2 = scan.intensity_scale * scan.intensity_scale;
+        let counts = scan.dataset.mean_counts_per_pattern() * s2;
+        assert!(
+            (photons - counts).abs() < 1e-3 * counts,
+            "{photons} against {counts}"
+        );
+        assert!((photons - 1e3).abs() < 100.0, "{photons}");
+        // Scaled by a factor that is not a count: the quantum still reads it.
+        let scaled = scan.dataset.diffraction().unwrap().mapv(|a| a * 3.7);
+        let rescaled = Dataset::new(crate::data::DatasetParts {
+            diffraction: scaled,
+            positions_px: scan.dataset.positions_px().to_vec(),
+            probe: scan.dataset.probe().clone(),
             object: None,
             scan_index: None,
         })
         .unwrap();
-        let expected = counts.mapv(|a| f64::from(a * a)).sum() / 20.0;
-        let photons = photons_per_pattern(&measured).unwrap();
-        assert!((photons - expected).abs() < 1e-6 * expected);
-        assert!(!advise(&measured).text.is_empty());
+        let again = photons_per_pattern(&rescaled).unwrap();
+        assert!((again - counts).abs() < 1e-3 * counts);
+        assert!(
+            advise(&rescaled).network_favoured,
+            "{}",
+            advise(&rescaled).text
+        );
+        // Smooth values (processed data) are not counts.
+        let smooth = rescaled.diffraction().unwrap().mapv(|a| a + 0.123);
+        let processed = Dataset::new(crate::data::DatasetParts {
+            diffraction: smooth,
+            positions_px: rescaled.positions_px().to_vec(),
+            probe: rescaled.probe().clone(),
+            object: None,
+            scan_index: None,
+        })
+        .unwrap();
+        assert_eq!(photons_per_pattern(&processed), None);
     }
 }
