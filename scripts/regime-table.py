@@ -18,10 +18,22 @@ def figures(evaluation):
     return f"{a['pearson']:.3f} / {p['pearson']:.3f} / {p['ssim']:.3f} / {frc}"
 
 
-def row(name, report):
+def row(name, report, wider_epie):
     scan = report.get("scan") or {}
     network = report["evaluations"][-1]["illuminated"]
-    epie = report.get("epie") or {}
+    # The best of ePIE's runs: beside the network, and later `--epie-only` ones (more sweep
+    # counts; the probe fixed).
+    candidates = [
+        dict(r["epie"], refined=r.get("probe_refined", True))
+        for r in [report, *wider_epie]
+        if r.get("epie")
+    ]
+    epie = max(
+        candidates,
+        key=lambda e: (e.get("illuminated") or {}).get("phase", {}).get("pearson", -2),
+        default={},
+    )
+    how = "{}{}".format(epie.get("sweeps", "–"), "" if epie.get("refined", True) else ", probe fixed")
     gap = None
     if network and epie.get("illuminated"):
         gap = network["phase"]["pearson"] - epie["illuminated"]["phase"]["pearson"]
@@ -34,7 +46,7 @@ def row(name, report):
         f"{100 * overlap:.0f} %" if overlap is not None else "–",
         figures(network),
         figures(epie.get("illuminated")),
-        epie.get("sweeps", "–"),
+        how,
         f"{gap:+.3f}" if gap is not None else "–",
     )
 
@@ -47,7 +59,8 @@ def main():
           "network − ePIE |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- |")
     for path in runs:
-        print(row(path.parent.name, json.loads(path.read_text())))
+        wider = [json.loads(p.read_text()) for p in sorted(path.parent.glob("epie*.json"))]
+        print(row(path.parent.name, json.loads(path.read_text()), wider))
 
 
 if __name__ == "__main__":

@@ -46,12 +46,13 @@ pub struct EpieFigures {
 }
 
 /// Runs ePIE on the case's scan to the largest of `counts` sweeps (correcting positions when
-/// `correct`), scores it after each count in `counts` and keeps the best; `None` for a case
+/// `correct`, the probe refined when `refine_probe`), scores it after each count in `counts` and keeps the best; `None` for a case
 /// without true positions. Returns the best count's reconstruction too.
 pub(super) fn run(
     data: &CaseData,
     counts: &[usize],
     correct: bool,
+    refine_probe: bool,
     seed: u64,
 ) -> anyhow::Result<Option<(EpieFigures, Reconstruction)>> {
     let (Some(frame), Some(truth)) = (TrueFrame::of(data)?, &data.true_positions) else {
@@ -65,6 +66,11 @@ pub(super) fn run(
         iterations: last,
         seed,
         correct_positions: correct.then(PositionCorrection::default),
+        beta: if refine_probe {
+            EpieConfig::default().beta
+        } else {
+            0.0
+        },
         ..EpieConfig::default()
     };
     let mut epie = Epie::new(&data.test, config)?;

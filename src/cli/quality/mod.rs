@@ -120,9 +120,17 @@ pub struct QualityArgs {
     #[arg(long, value_enum, default_value_t = ScanKind::Raster)]
     pub scan: ScanKind,
     /// The sweep counts ePIE beside the network is scored at; its best is reported
-    /// [default: 5,10,30,100; `lines-512-positions`: --epie-iterations].
+    /// [default: 5,10,30,100,300,1000; `lines-512-positions`: --epie-iterations].
     #[arg(long, value_delimiter = ',')]
     pub epie_sweeps: Vec<usize>,
+    /// Run only ePIE beside the case (no training), writing `epie.json` (its figures and the
+    /// scan's regime) and `epie_*`: to score ePIE at more sweep counts after a run.
+    #[arg(long)]
+    pub epie_only: bool,
+    /// The ePIE run beside the network keeps the scan's probe (no probe update); with
+    /// `--epie-only` its figures go to `epie_fixed_probe.json`.
+    #[arg(long)]
+    pub epie_fixed_probe: bool,
     /// `lines-512-positions`: whether the ePIE run beside the network corrects positions
     /// [default: when the positions are displaced].
     #[arg(long, value_name = "BOOL")]
@@ -223,9 +231,11 @@ fn run_epie_side(
     } else if args.case == QualityCase::Lines512Positions {
         vec![args.epie_iterations]
     } else {
-        vec![5, 10, 30, 100]
+        vec![5, 10, 30, 100, 300, 1000]
     };
-    let Some((figures, recon)) = epie_side::run(data, &counts, correct, args.seed)? else {
+    let Some((figures, recon)) =
+        epie_side::run(data, &counts, correct, !args.epie_fixed_probe, args.seed)?
+    else {
         return Ok(None);
     };
     recon
@@ -259,6 +269,32 @@ fn load_case(args: &QualityArgs) -> anyhow::Result<CaseData> {
     Ok(data)
 }
 
+/// `--epie-only`: ePIE beside the case and `epie.json`.
+fn write_epie_only(args: &QualityArgs, data: &CaseData) -> anyhow::Result<()> {
+    let Some(epie) = run_epie_side(args, data)? else {
+        bail!(
+            "{:?} has no true positions: ePIE is not scored beside it",
+            args.case
+        );
+    };
+    let json = serde_json::to_string_pretty(&serde_json::json!({
+        "case": args.case,
+        "seed": args.seed,
+        "scan": data.scan_facts,
+        "epie": epie,
+        "probe_refined": !args.epie_fixed_probe,
+    }))?;
+    let path = args.output_dir.join(if args.epie_fixed_probe {
+        "epie_fixed_probe.json"
+    } else {
+        "epie.json"
+    });
+    write_atomic(&path, json.as_bytes())
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    tracing::info!("wrote {}", path.display());
+    Ok(())
+}
+
 /// Runs the case and writes `quality.json`.
 pub fn run(args: &QualityArgs) -> anyhow::Result<()> {
     let started = Instant::now();
@@ -266,6 +302,9 @@ pub fn run(args: &QualityArgs) -> anyhow::Result<()> {
     let data = load_case(args)?;
     std::fs::create_dir_all(&args.output_dir)
         .with_context(|| format!("cannot create {}", args.output_dir.display()))?;
+    if args.epie_only {
+        return write_epie_only(args, &data);
+    }
     let mut stops: Vec<usize> = args
         .eval_epochs
         .iter()
