@@ -423,3 +423,65 @@ fn evaluate_against_a_reference_reconstruction_matches_the_truth_path() {
     assert!(!out.status.success());
     assert!(stderr(&out).contains("--scan"), "{}", stderr(&out));
 }
+
+/// The regime cases of `bench quality` (docs/regimes.md), at a token budget: the scan is the
+/// one asked for, the network and ePIE are both scored against the truth, ePIE at every count
+/// asked with its best kept, and `--epie-only --epie-fixed-probe` scores ePIE again alone.
+#[test]
+fn bench_quality_scores_the_network_and_epie_per_regime() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("overlap");
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "bench",
+            "quality",
+            "--case",
+            "lines-overlap",
+            "--overlap",
+            "0.1",
+            "--epochs",
+            "1",
+            "--groups",
+            "16",
+            "--epie-sweeps",
+            "2,4",
+            "--output-dir",
+            out.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        let o = ptychostudio(&args);
+        assert!(o.status.success(), "{}", stderr(&o));
+    };
+    run(&[]);
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("quality.json")).unwrap()).unwrap();
+    // A raster of linear overlap 10 % under the §9 probe (D = 21.9 px) over a 160-px square:
+    // a 19.7-px step, 9 × 9 positions.
+    let scan = &report["scan"];
+    assert_eq!(scan["positions"], 81);
+    assert!((scan["linear_overlap"].as_f64().unwrap() - 0.1).abs() < 1e-6);
+    let network = &report["evaluations"][0]["illuminated"]["phase"]["pearson"];
+    assert!(network.as_f64().unwrap().is_finite());
+    let epie = &report["epie"];
+    let scored = epie["scored"].as_array().unwrap();
+    let counts: Vec<u64> = scored
+        .iter()
+        .map(|s| s["sweeps"].as_u64().unwrap())
+        .collect();
+    assert_eq!(counts, [2, 4]);
+    let phase = |e: &serde_json::Value| e["phase"]["pearson"].as_f64().unwrap();
+    let best = scored
+        .iter()
+        .map(|s| phase(&s["illuminated"]))
+        .fold(f64::NEG_INFINITY, f64::max);
+    assert_eq!(phase(&epie["illuminated"]), best, "the best count is kept");
+    assert!(out.join("epie_phase.png").is_file());
+
+    run(&["--epie-only", "--epie-fixed-probe"]);
+    let fixed: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("epie_fixed_probe.json")).unwrap()).unwrap();
+    assert_eq!(fixed["probe_refined"], false);
+    assert_eq!(fixed["scan"], report["scan"]);
+    // With the probe fixed the probe is the simulation's: another run than the refined one.
+    assert_ne!(fixed["epie"]["errors"], epie["errors"]);
+}
