@@ -9,13 +9,16 @@ use ndarray::Array2;
 use num_complex::Complex32;
 
 use crate::data::Dataset;
+use crate::data::regime::photon_quantum;
 use crate::infer::Stitched;
 use crate::infer::stitch::StitchWeights;
 use crate::io::report::{LossCurve, Report, ReportImage, ReportMap, utc_timestamp};
 use crate::metrics::align::display_phase;
 use crate::metrics::evaluate::{ChannelScores, Evaluation, evaluate};
 use crate::metrics::region::{COVERED_FRACTION, unlit_as_nan};
-use crate::metrics::residual::{data_fit_read, nearest_pixel_positions, residual_map};
+use crate::metrics::residual::{
+    data_fit_read, fourier_noise_floor, nearest_pixel_positions, residual_map,
+};
 use crate::metrics::trust::{TrustChecks, trust_checks};
 use crate::train::{EpochRecord, ModelBundle};
 
@@ -90,6 +93,16 @@ pub fn object_checks(
         let mut fit = data_fit_read(object, origin_px, &positions, probe, dataset.n(), |j| {
             dataset.pattern(j).ok().map(|p| p.into_owned())
         })?;
+        fit.fourier_error_noise_floor = photon_quantum(dataset).and_then(|quantum| {
+            fourier_noise_floor(
+                object,
+                origin_px,
+                &positions,
+                probe,
+                fit.intensity_scale,
+                quantum,
+            )
+        });
         fit.map = Some(residual_map(
             &fit.position_deviance,
             &positions,
@@ -130,8 +143,10 @@ pub fn checks_lines(checks: &TrustChecks) -> Vec<String> {
             fit.median_position_deviance(),
         ));
         lines.push(format!(
-            "  Fourier error {:.3e}; about 1 where counts are large and explained to their noise",
-            fit.fourier_error
+            "  Fourier error {:.3e}{}; about 1 where counts are large and explained to their noise",
+            fit.fourier_error,
+            fit.fourier_error_noise_floor
+                .map_or_else(String::new, |f| format!(" (photon noise alone: {f:.3e})"))
         ));
     }
     if checks.warnings.is_empty() {

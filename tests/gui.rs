@@ -236,6 +236,7 @@ fn fine_tune_from_the_loaded_model(h: &mut Harness<'_, PtychoApp>, run_dir: &Pat
             .as_ref()
             .expect("the run has a directory"),
     );
+    eprintln!("Fourier error after fine-tuning {tuned_fit}, after the first run {first_fit}");
     assert!(
         tuned_fit < first_fit,
         "fine-tuned: Fourier error {tuned_fit} against {first_fit}"

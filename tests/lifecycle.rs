@@ -609,6 +609,22 @@ fn fine_tuning_starts_from_the_models_weights() {
     assert!(!lines_notes.iter().any(|n| n.0), "{lines_notes:?}");
     let star_notes = notes(&star);
     assert!(warned(&star_notes, "does not explain"), "{star_notes:?}");
+    // Another lines object at a thousandth of the dose: photon noise alone lifts the Fourier
+    // error past twice the training scan's, but what lies above the noise floor is no larger,
+    // so there is no warning.
+    let dim = dim_lines_scan();
+    let dim_fit = reconstruction_fit(&base.bundle, &dim);
+    let floor = dim_fit
+        .fourier_error_noise_floor
+        .expect("√counts have a quantum");
+    assert!(
+        dim_fit.fourier_error > 2.0 * own.fourier_error && floor > own.fourier_error,
+        "the raw figures would warn: {} against {} (floor {floor})",
+        dim_fit.fourier_error,
+        own.fourier_error
+    );
+    let dim_notes = notes(&dim);
+    assert!(!dim_notes.iter().any(|n| n.0), "{dim_notes:?}");
     let p = second.probe();
     let shifted = ndarray::Array2::from_shape_fn(p.dim(), |(r, c)| p[(r, (c + 16) % 64)]);
     let other_beam = second.with_probe(shifted).unwrap();
@@ -634,6 +650,40 @@ fn star_scan() -> Dataset {
     )
     .unwrap()
     .dataset
+}
+
+/// [`other_lines_scan`]'s object at a thousandth of the dose.
+fn dim_lines_scan() -> Dataset {
+    let config = SimulationConfig {
+        n: 64,
+        object_size: OBJECT_SIZE,
+        nphotons: NPHOTONS / 1000.0,
+        seed: 8,
+        ..SimulationConfig::default()
+    };
+    simulate_lines_scan(&config, ScanPattern::Random { count: 160 }, 23)
+        .unwrap()
+        .dataset
+}
+
+/// The data fit of `bundle`'s reconstruction of `scan`, as the checks compute it.
+fn reconstruction_fit(
+    bundle: &ModelBundle,
+    scan: &Dataset,
+) -> ptychostudio::metrics::residual::DataFit {
+    let cpu = Device::flex();
+    let options = bundle.reconstruction_options();
+    let stitched = reconstruct(&bundle.network, scan, &options, &cpu, |_, _, _| true).unwrap();
+    ptychostudio::report::object_checks(
+        &stitched.object,
+        stitched.origin_px,
+        Some(&bundle.probe),
+        scan,
+        ptychostudio::report::Method::Network,
+    )
+    .unwrap()
+    .data_fit
+    .unwrap()
 }
 
 /// What the model says about its fit to `scan` (reconstructed here, as `infer` does).

@@ -231,10 +231,12 @@ pub(super) fn write_checks(
         }
         tracing::info!(
             "data fit: Poisson deviance {:.3} per detector pixel (median position {:.3}), \
-             Fourier error {:.3e}",
+             Fourier error {:.3e}{}",
             fit.poisson_deviance_per_pixel,
             fit.median_position_deviance(),
-            fit.fourier_error
+            fit.fourier_error,
+            fit.fourier_error_noise_floor
+                .map_or_else(String::new, |f| format!(" (photon noise alone: {f:.3e})"))
         );
     }
     for warning in &checks.warnings {

@@ -73,6 +73,12 @@ pub fn raster_step_px(overlap: f64, diameter_px: f64) -> f64 {
 /// the mean Σ amplitude² over that quantum. `None` when the values are not quantised (a high
 /// dose with no single-photon pixels, or data already processed): the photons cannot be known.
 pub fn photons_per_pattern(dataset: &Dataset) -> Option<f64> {
+    photon_quantum(dataset).map(|q| dataset.mean_counts_per_pattern() / q)
+}
+
+/// The amplitude² one photon gives in `dataset` (see [`photons_per_pattern`]); `None` when the
+/// values are not quantised.
+pub fn photon_quantum(dataset: &Dataset) -> Option<f64> {
     let checked = dataset.len().min(16);
     let mut values = Vec::new();
     for i in 0..checked {
@@ -93,7 +99,7 @@ pub fn photons_per_pattern(dataset: &Dataset) -> Option<f64> {
         // √ in f32 keeps a² to about 1.2e-7 relative; the quantum as much again.
         (counts - counts.round()).abs() <= 1e-3 + 5e-7 * counts
     });
-    whole.then(|| dataset.mean_counts_per_pattern() / quantum)
+    whole.then_some(quantum)
 }
 
 /// Which method a scan's regime favours, by the measurements of `docs/regimes.md`.

@@ -72,6 +72,10 @@ pub struct TrainingFit {
     pub poisson_deviance_per_pixel: f64,
     /// Σ(√s·|F| − a)² / Σa².
     pub fourier_error: f64,
+    /// The Fourier error photon noise alone gives an exact model of that scan, when its photon
+    /// quantum is known (`metrics::residual::fourier_noise_floor`); absent in older models.
+    #[serde(default)]
+    pub fourier_error_noise_floor: Option<f64>,
 }
 
 /// A trained network with everything needed to use it or to continue training it.

@@ -10,8 +10,9 @@ use num_complex::{Complex32, Complex64};
 
 use super::bundle::{ModelBundle, TrainingFit};
 use crate::data::Dataset;
+use crate::data::regime::photon_quantum;
 use crate::infer::reconstruct;
-use crate::metrics::residual::{DataFit, data_fit_read};
+use crate::metrics::residual::{DataFit, data_fit_read, fourier_noise_floor};
 
 /// A scan's probe and the model's agree when their overlap (see [`probe_overlap`]) is at least
 /// this: the learned probe of the `lines-512` model and its scan's probe overlap at 0.998, the
@@ -52,9 +53,20 @@ pub fn training_fit(bundle: &ModelBundle, scan: &Dataset, device: &Device) -> Op
         scan.n(),
         |j| scan.pattern(j).ok().map(CowArray::into_owned),
     )?;
+    let floor = photon_quantum(scan).and_then(|quantum| {
+        fourier_noise_floor(
+            &stitched.object,
+            stitched.origin_px,
+            scan.positions_px(),
+            &bundle.probe,
+            fit.intensity_scale,
+            quantum,
+        )
+    });
     Some(TrainingFit {
         poisson_deviance_per_pixel: fit.poisson_deviance_per_pixel,
         fourier_error: fit.fourier_error,
+        fourier_error_noise_floor: floor,
     })
 }
 
@@ -87,13 +99,23 @@ pub fn model_fit_notes(
         }
     }
     if let (Some(fit), Some(own)) = (fit, training_fit) {
-        let ratio = fit.fourier_error / own.fourier_error.max(f64::MIN_POSITIVE);
+        // Photon noise alone raises the Fourier error of a scan at a lower dose: compare what
+        // lies above each scan's noise floor, where the floors are known.
+        let excess = |error: f64, floor: Option<f64>| (error - floor.unwrap_or(0.0)).max(0.0);
+        let here = excess(fit.fourier_error, fit.fourier_error_noise_floor);
+        let there = excess(own.fourier_error, own.fourier_error_noise_floor);
+        let ratio = here / there.max(f64::MIN_POSITIVE);
+        let floors = match (fit.fourier_error_noise_floor, own.fourier_error_noise_floor) {
+            (Some(a), Some(b)) => format!(", above photon noise's {a:.4} and {b:.4}"),
+            (Some(a), None) => format!(", this scan's above photon noise's {a:.4}"),
+            _ => String::new(),
+        };
         if ratio > FOURIER_ERROR_RATIO_MAX {
             notes.push((
                 true,
                 format!(
                     "the model does not explain this scan: Fourier error {:.4} against {:.4} \
-                     on its training scan ({ratio:.1}×): the picture is likely wrong; \
+                     on its training scan{floors} ({ratio:.1}×): the picture is likely wrong; \
                      fine-tune the model on this scan (train --init-model) or run ePIE",
                     fit.fourier_error, own.fourier_error
                 ),
@@ -103,7 +125,7 @@ pub fn model_fit_notes(
                 false,
                 format!(
                     "the model explains this scan about as well as its training scan (Fourier \
-                     error {:.4} against {:.4})",
+                     error {:.4} against {:.4}{floors})",
                     fit.fourier_error, own.fourier_error
                 ),
             ));

@@ -107,12 +107,6 @@ pub enum Start<'a> {
     FineTune(&'a ModelBundle),
 }
 
-/// Whether `bundle`'s probe and `scan`'s are the same beam ([`super::fit::probe_overlap`]).
-fn same_beam(bundle: &ModelBundle, scan: &Dataset) -> bool {
-    super::fit::probe_overlap(&bundle.probe, scan.probe())
-        .is_some_and(|o| o >= super::fit::PROBE_OVERLAP_MIN)
-}
-
 /// [`train`] from any [`Start`].
 pub fn train_from(
     train_data: &Dataset,
@@ -154,15 +148,6 @@ pub fn train_from(
     let refined;
     let train_data = match (resume, init) {
         (Some(bundle), _) if config.probe_from_epie > 0 || config.train_probe => {
-            refined = train_data.with_probe(bundle.probe.clone())?;
-            &refined
-        }
-        // Fine-tuning on a scan of the same beam starts from the probe the model learned with
-        // its weights: the scan's own guess is the one the model's training moved away from.
-        (None, Some(bundle)) if config.train_probe && same_beam(bundle, train_data) => {
-            control.events.log(
-                "starting from the model's learned probe (the same beam as this scan's)".into(),
-            );
             refined = train_data.with_probe(bundle.probe.clone())?;
             &refined
         }
