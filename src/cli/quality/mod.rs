@@ -127,8 +127,9 @@ pub struct QualityArgs {
     /// scan's regime) and `epie_*`: to score ePIE at more sweep counts after a run.
     #[arg(long)]
     pub epie_only: bool,
-    /// The ePIE run beside the network keeps the scan's probe (no probe update); with
-    /// `--epie-only` its figures go to `epie_fixed_probe.json`.
+    /// The ePIE run beside the network keeps the scan's probe (no probe update); its
+    /// reconstruction is written as `epie_fixed_probe_*`, and with `--epie-only` its figures go
+    /// to `epie_fixed_probe.json`.
     #[arg(long)]
     pub epie_fixed_probe: bool,
     /// `lines-512-positions`: whether the ePIE run beside the network corrects positions
@@ -238,8 +239,13 @@ fn run_epie_side(
     else {
         return Ok(None);
     };
+    let prefix = if args.epie_fixed_probe {
+        "epie_fixed_probe"
+    } else {
+        "epie"
+    };
     recon
-        .write_all(&data.test, &args.output_dir, "epie")
+        .write_all(&data.test, &args.output_dir, prefix)
         .context("cannot write ePIE's reconstruction")?;
     Ok(Some(figures))
 }
