@@ -115,10 +115,13 @@ pub struct RegimeAdvice {
     pub text: String,
 }
 
-/// Photons per pattern at and below which the network was measured ahead of ePIE.
+/// Photons per pattern at and below which the network was measured ahead of ePIE (phase
+/// Pearson, dense random scans: +0.16 at 1e3, +0.06 at 1e4; `docs/regimes.md`).
 pub const NETWORK_DOSE_LIMIT: f64 = 1e4;
-/// Linear overlap below which the network was measured ahead of ePIE.
-pub const NETWORK_OVERLAP_LIMIT: f64 = 0.4;
+/// Linear overlap below which the network was measured ahead of ePIE at a high dose (rasters
+/// at 1e9 photons: +0.29 at 10 %, −0.02 at 20 %, −0.17 at 30 %; `docs/regimes.md`): midway
+/// between the last point it led and the first it did not.
+pub const NETWORK_OVERLAP_LIMIT: f64 = 0.15;
 
 /// The advice for `dataset` (see [`RegimeAdvice`]).
 pub fn advise(dataset: &Dataset) -> RegimeAdvice {
