@@ -2,16 +2,23 @@
 """The regime table from `scripts/regimes`' runs: the network and ePIE against the truth, per
 dose and per overlap, as Markdown.
 
-    python3 scripts/regime-table.py [out/regimes]
+    python3 scripts/regime-table.py [--short] [out/regimes]
+
+--short: amplitude / phase Pearson only (the README's table).
 """
 import json
 import sys
 from pathlib import Path
 
 
+SHORT = False
+
+
 def figures(evaluation):
     if not evaluation:
         return "–"
+    if SHORT:
+        return f"{evaluation['amplitude']['pearson']:.3f} / {evaluation['phase']['pearson']:.3f}"
     a, p = evaluation["amplitude"], evaluation["phase"]
     frc = p.get("frc_half_bit")
     frc = f"{frc:.2f}" if frc is not None else "–"
@@ -52,11 +59,16 @@ def row(name, report, wider_epie):
 
 
 def main():
-    root = Path(sys.argv[1] if len(sys.argv) > 1 else "out/regimes")
+    global SHORT
+    args = sys.argv[1:]
+    SHORT = "--short" in args
+    args = [a for a in args if a != "--short"]
+    root = Path(args[0] if args else "out/regimes")
     runs = sorted(p for p in root.glob("*/quality.json"))
-    print("| run | scan | photons | positions | overlap (1 − d/D) | network: amplitude / phase "
-          "Pearson / phase SSIM / phase FRC ½-bit | ePIE, best count (sweeps) | phase Pearson, "
-          "network − ePIE |")
+    what = "amplitude / phase Pearson" if SHORT else (
+        "amplitude / phase Pearson / phase SSIM / phase FRC ½-bit")
+    print(f"| run | scan | photons | positions | overlap (1 − d/D) | network: {what} | "
+          "ePIE, its best: the same (sweeps) | phase Pearson, network − ePIE |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- |")
     for path in runs:
         wider = [json.loads(p.read_text()) for p in sorted(path.parent.glob("epie*.json"))]
