@@ -297,7 +297,11 @@ pub fn fourier_noise_floor(
     photon_quantum: f64,
 ) -> Option<f64> {
     let n = probe.nrows();
-    if positions_px.is_empty() || probe.ncols() != n || !(photon_quantum > 0.0) {
+    if positions_px.is_empty()
+        || probe.ncols() != n
+        || photon_quantum.is_nan()
+        || photon_quantum <= 0.0
+    {
         return None;
     }
     let fft = Fft2::new(n, false);
