@@ -15,10 +15,9 @@ use crate::infer::stitch::StitchWeights;
 use crate::io::report::{LossCurve, Report, ReportImage, ReportMap, utc_timestamp};
 use crate::metrics::align::display_phase;
 use crate::metrics::evaluate::{ChannelScores, Evaluation, evaluate};
+use crate::metrics::noise_floor::fourier_noise_floor;
 use crate::metrics::region::{COVERED_FRACTION, unlit_as_nan};
-use crate::metrics::residual::{
-    data_fit_read, fourier_noise_floor, nearest_pixel_positions, residual_map,
-};
+use crate::metrics::residual::{data_fit_read, nearest_pixel_positions, residual_map};
 use crate::metrics::trust::{TrustChecks, trust_checks};
 use crate::train::{EpochRecord, ModelBundle};
 

@@ -142,28 +142,19 @@ fn registration(
     let limit = MAX_REGISTRATION_FRACTION * r.nrows().min(r.ncols()) as f64;
     let shift = phase_cross_correlation(&amplitude(t), &amplitude(r))
         .filter(|f| f[0].abs() <= limit && f[1].abs() <= limit)?;
-    let moved = shift_bilinear(r, shift);
     let margin = shift[0].abs().max(shift[1].abs()).ceil() as usize + 1;
-    let (h, w) = moved.dim();
-    let trim = |a: &Array2<Complex32>| {
-        if h > 2 * margin + 8 && w > 2 * margin + 8 {
-            a.slice(s![margin..h - margin, margin..w - margin])
-                .to_owned()
-        } else {
-            a.clone()
-        }
-    };
-    let trimmed_mask = if h > 2 * margin + 8 && w > 2 * margin + 8 {
-        mask.slice(s![margin..h - margin, margin..w - margin])
-            .to_owned()
+    let (h, w) = r.dim();
+    let (rows, cols) = if h > 2 * margin + 8 && w > 2 * margin + 8 {
+        (margin..h - margin, margin..w - margin)
     } else {
-        mask.clone()
+        (0..h, 0..w)
     };
+    let keep = s![rows, cols];
     let found = Registered {
         shift,
-        recon: trim(&moved),
-        truth: trim(t),
-        mask: trimmed_mask,
+        recon: shift_bilinear(r, shift).slice(keep).to_owned(),
+        truth: t.slice(keep).to_owned(),
+        mask: mask.slice(keep).to_owned(),
     };
     let amplitude_pearson = |a: &Array2<Complex32>, b: &Array2<Complex32>, m: &Array2<bool>| {
         let inside = |x: &Array2<Complex32>| -> Vec<f32> {

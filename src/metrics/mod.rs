@@ -5,6 +5,7 @@
 pub mod align;
 pub mod evaluate;
 pub mod frc;
+pub mod noise_floor;
 pub mod region;
 pub mod register;
 pub mod residual;

@@ -73,7 +73,7 @@ pub struct TrainingFit {
     /// Σ(√s·|F| − a)² / Σa².
     pub fourier_error: f64,
     /// The Fourier error photon noise alone gives an exact model of that scan, when its photon
-    /// quantum is known (`metrics::residual::fourier_noise_floor`); absent in older models.
+    /// quantum is known (`metrics::noise_floor::fourier_noise_floor`); absent in older models.
     #[serde(default)]
     pub fourier_error_noise_floor: Option<f64>,
 }

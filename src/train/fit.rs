@@ -12,7 +12,8 @@ use super::bundle::{ModelBundle, TrainingFit};
 use crate::data::Dataset;
 use crate::data::regime::photon_quantum;
 use crate::infer::reconstruct;
-use crate::metrics::residual::{DataFit, data_fit_read, fourier_noise_floor};
+use crate::metrics::noise_floor::fourier_noise_floor;
+use crate::metrics::residual::{DataFit, data_fit_read};
 
 /// A scan's probe and the model's agree when their overlap (see [`probe_overlap`]) is at least
 /// this: the learned probe of the `lines-512` model and its scan's probe overlap at 0.998, the
