@@ -53,15 +53,31 @@ pub enum DeviceError {
 /// gets an error here rather than a panic at the first tensor operation. With `allow_software`,
 /// a CPU-emulated adapter (lavapipe) is accepted (tests under Xvfb use it).
 pub fn build_device(choice: DeviceChoice, allow_software: bool) -> Result<Device, DeviceError> {
+    build_device_on(choice, allow_software, None)
+}
+
+/// [`build_device`], with wgpu on the `discrete_gpu`-th discrete GPU when given (one per MPI
+/// rank on a node with several) instead of the default adapter. The first call in a process
+/// decides the adapter.
+pub fn build_device_on(
+    choice: DeviceChoice,
+    allow_software: bool,
+    discrete_gpu: Option<usize>,
+) -> Result<Device, DeviceError> {
     match choice {
         DeviceChoice::Cpu => Ok(Device::flex()),
         DeviceChoice::Wgpu => {
             // wgpu registers once per process; later calls reuse the first answer.
             static WGPU: OnceLock<Result<(Device, String, bool), String>> = OnceLock::new();
             let opened = WGPU.get_or_init(|| {
-                let (device, setup) = Device::wgpu_options()
-                    .init_with_setup()
-                    .map_err(|e| e.to_string())?;
+                let options = Device::wgpu_options();
+                let options = match discrete_gpu {
+                    Some(index) => {
+                        options.device_kind(burn::tensor::DeviceKind::DiscreteGpu(index))
+                    }
+                    None => options,
+                };
+                let (device, setup) = options.init_with_setup().map_err(|e| e.to_string())?;
                 let info = setup.adapter.get_info();
                 let software = info.device_type == burn::tensor::wgpu::wgpu::DeviceType::Cpu;
                 tracing::info!("wgpu adapter: {} ({:?})", info.name, info.backend);

@@ -34,7 +34,9 @@ fn main() -> ExitCode {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
         // wgpu's back ends log every driver they probe and fail to open at ERROR; our own
         // message says what matters ("no GPU adapter … use --device cpu"). RUST_LOG shows them.
-        tracing_subscriber::EnvFilter::new(if cli.quiet() {
+        // Under an MPI launcher, rank 0 logs; the others say only what goes wrong.
+        let other_rank = ptychostudio::train::collective::launcher_rank().is_some_and(|r| r > 0);
+        tracing_subscriber::EnvFilter::new(if cli.quiet() || other_rank {
             "warn,wgpu_hal=off,wgpu_core=error,naga=warn"
         } else {
             "info,wgpu=warn,wgpu_hal=off,wgpu_core=warn,naga=warn"

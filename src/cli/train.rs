@@ -11,10 +11,10 @@ use super::args::{CommonArgs, LoadArgs};
 use super::progress::{bar, stop_flag};
 use super::reconstruct::{ReconstructArgs, write_reconstruction};
 use crate::data::{Dataset, load};
-use crate::device::{DeviceChoice, build_device};
+use crate::device::{DeviceChoice, build_device_on};
 use crate::train::{
-    EventSender, ModelBundle, Monitor, Start, StopReason, TrainConfig, TrainControl, TrainEvent,
-    resolve_model_dir, train_from,
+    Collective, EventSender, ModelBundle, Monitor, SingleProcess, Start, StopReason, TrainConfig,
+    TrainControl, TrainEvent, resolve_model_dir, train_from,
 };
 
 /// Arguments of `train`. Flags the reference has keep its names; unset flags take the defaults of
@@ -208,9 +208,78 @@ fn load_model(
     .transpose()
 }
 
-/// Trains, saves the model, and reconstructs the test scan when there is one.
+/// Trains, saves the model, and reconstructs the test scan when there is one; over MPI's ranks
+/// when an MPI launcher started the process (the `mpi` feature).
 pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
-    let device = build_device(args.device, false)?;
+    #[cfg(feature = "mpi")]
+    if crate::train::collective::launched_by_mpi() {
+        return run_over_mpi(args);
+    }
+    if let Some(size) = crate::train::collective::launcher_size().filter(|&s| s > 1) {
+        bail!(
+            "an MPI launcher started {size} processes, but this build has no MPI: build with \
+             `cargo build --features mpi` to train over them (each would otherwise train alone \
+             and write the same files)"
+        );
+    }
+    run_with(args, Arc::new(SingleProcess))
+}
+
+/// [`run`] as one rank of an MPI job: every rank trains its share; a rank that fails ends the
+/// whole job, so none waits for it.
+#[cfg(feature = "mpi")]
+fn run_over_mpi(args: &TrainArgs) -> anyhow::Result<()> {
+    use crate::train::mpi_world::MpiSession;
+    let Some(session) = MpiSession::start() else {
+        bail!("MPI could not be initialised");
+    };
+    share_cores_between_ranks();
+    let result = run_with(args, session.collective());
+    if let Err(error) = &result
+        && session.size() > 1
+    {
+        eprintln!(
+            "error on rank {} of {}: {error:#}",
+            session.rank(),
+            session.size()
+        );
+        session.abort(1);
+    }
+    result
+}
+
+/// Ranks on one machine split its cores (unless `RAYON_NUM_THREADS` says otherwise): two ranks
+/// each using every core would fight over them.
+#[cfg(feature = "mpi")]
+fn share_cores_between_ranks() {
+    if std::env::var_os("RAYON_NUM_THREADS").is_some() {
+        return;
+    }
+    let Some(local) = crate::train::collective::launcher_local_size().filter(|&l| l > 1) else {
+        return;
+    };
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    let threads = (cores / local).max(1);
+    if rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build_global()
+        .is_ok()
+    {
+        tracing::debug!("{local} ranks on this machine: {threads} threads each");
+    }
+}
+
+/// [`run`] as one of `collective`'s processes: process 0 shows progress, saves and reconstructs.
+fn run_with(args: &TrainArgs, collective: Arc<dyn Collective>) -> anyhow::Result<()> {
+    let lead = collective.rank() == 0;
+    // Ranks sharing a node with several GPUs take one each, by their index on the node (unless
+    // CUBECL_WGPU_DEFAULT_DEVICE picks the adapter).
+    let gpu = (collective.size() > 1
+        && std::env::var_os("CUBECL_WGPU_DEFAULT_DEVICE").is_none()
+        && crate::train::collective::launcher_local_size().is_some_and(|n| n > 1))
+    .then(crate::train::collective::launcher_local_rank)
+    .flatten();
+    let device = build_device_on(args.device, false, gpu)?;
     let resume = load_model(args.resume.as_deref(), &device, "cannot resume from")?;
     let init = load_model(
         args.init_model.as_deref(),
@@ -245,13 +314,20 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
     let stop = stop_flag();
     let control = TrainControl {
         stop: Arc::clone(&stop),
-        events,
+        events: if lead {
+            events
+        } else {
+            // The printer ends when the last sender goes.
+            drop(events);
+            EventSender::none()
+        },
         output_dir: Some(output_dir.clone()),
         metrics_log: !args.no_metrics_log,
         training_data: Some(args.train_data_file.display().to_string()),
+        collective,
         ..TrainControl::default()
     };
-    let quiet = args.common.quiet;
+    let quiet = args.common.quiet || !lead;
     let printer = std::thread::Builder::new()
         .name("progress".into())
         .spawn(move || show_progress(&receiver, quiet))?;
@@ -271,6 +347,9 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
     drop(control);
     let _ = printer.join();
     let outcome = result.context("training failed")?;
+    if !lead {
+        return Ok(());
+    }
     tracing::info!(
         "model saved to {} ({})",
         output_dir.join("model").display(),

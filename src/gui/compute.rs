@@ -91,6 +91,7 @@ pub(super) fn start_training(session: &mut Session, env: &mut Env<'_>, fine_tune
             preview_groups: 256,
             first_epoch_preview_secs: FIRST_PREVIEW_SECS,
             training_data,
+            ..TrainControl::default()
         };
         Ok(in_compute_pool(move || {
             let start = init

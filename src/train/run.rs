@@ -2,73 +2,30 @@
 //! flag checked between batches, events for a listener, `metrics.csv`, and the model directory
 //! saved after every epoch (so stopping, or a crash, keeps the last finished epoch).
 
-use std::path::PathBuf;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use burn::module::Module;
-use burn::optim::GradientsParams;
 use burn::prelude::*;
-use rand::SeedableRng;
-use rand::seq::SliceRandom;
-use rand_chacha::ChaCha8Rng;
 
-use super::bundle::{Manifest, ModelBundle};
+use super::bundle::ModelBundle;
 use super::config::TrainConfig;
+use super::control::TrainControl;
+use super::epoch::{EpochPass, train_epoch};
 use super::error::TrainError;
-use super::events::{EpochRecord, EventSender, RunInfo, StopReason, TrainEvent};
+use super::events::{EpochRecord, RunInfo, StopReason, TrainEvent};
 use super::metrics_log::write_metrics_csv;
-use super::positions::ScanPositions;
+use super::parallel::{broadcast_parameters, parameter_spread};
 use super::preview::Preview;
 use super::probe_param::TrainableProbe;
 use super::schedule::Schedule;
 use super::split::Splits;
 use super::start::{adam, check_resume, start_network};
+use super::state::RunState;
 use super::step::{Setup, mean};
 use crate::data::Dataset;
-use crate::model::PinnNet;
 use crate::physics::ForwardModel;
 use crate::physics::forward::intensity_scale;
 use crate::physics::probe::normalization_factor;
-
-/// How a run is driven and where it writes; not part of the model.
-#[derive(Debug)]
-pub struct TrainControl {
-    /// Set to stop between batches (Stop button, Ctrl-C).
-    pub stop: Arc<AtomicBool>,
-    /// Where events go.
-    pub events: EventSender,
-    /// The run directory: the model goes to `<dir>/model`, the log to `<dir>/metrics.csv`.
-    pub output_dir: Option<PathBuf>,
-    /// Write `metrics.csv` (on by default).
-    pub metrics_log: bool,
-    /// Send a stitched preview every this many epochs (0: never).
-    pub preview_every: usize,
-    /// Groups in the preview (the ones nearest the scan's centre).
-    pub preview_groups: usize,
-    /// During a run's first epoch, also send a preview once this many seconds have passed, and
-    /// again every as many (0: never). On a slow CPU the first epoch takes minutes; the window
-    /// asks for 30 s, so a user sees a first picture within a minute.
-    pub first_epoch_preview_secs: f64,
-    /// The training file's name, recorded in the model.
-    pub training_data: Option<String>,
-}
-
-impl Default for TrainControl {
-    fn default() -> Self {
-        Self {
-            stop: Arc::new(AtomicBool::new(false)),
-            events: EventSender::none(),
-            output_dir: None,
-            metrics_log: true,
-            preview_every: 0,
-            preview_groups: 256,
-            first_epoch_preview_secs: 0.0,
-            training_data: None,
-        }
-    }
-}
 
 /// The result of [`train`].
 #[derive(Debug, Clone)]
@@ -122,6 +79,13 @@ pub fn train_from(
         Start::FineTune(b) => (None, Some(b)),
     };
     config.validate()?;
+    if control.collective.size() > 1 && (config.train_positions || config.probe_from_epie > 0) {
+        return Err(TrainError::Mismatch(
+            "training over several processes does not refine positions (--train-positions) or \
+             the probe by ePIE (--probe-from-epie) yet: train those in one process"
+                .into(),
+        ));
+    }
     if train_data.n() != config.n {
         return Err(TrainError::Mismatch(format!(
             "the training data have N = {}, the configuration says N = {}",
@@ -179,12 +143,12 @@ pub fn train_from(
         splits,
         device_label: crate::device::describe(device),
     };
+    let comm = &*control.collective;
     let (network, optimizer) = start_network(config, resume, init, device)?;
+    let network = broadcast_parameters(comm, network);
     let learned_probe = config.train_probe.then(|| {
-        (
-            TrainableProbe::new(&probe, &device.clone().autodiff()),
-            adam(config),
-        )
+        let probe = TrainableProbe::new(&probe, &device.clone().autodiff());
+        (broadcast_parameters(comm, probe), adam(config))
     });
     let mut state = RunState {
         network,
@@ -233,164 +197,6 @@ fn check_overlap_group_size(
         }
     }
     Ok(())
-}
-
-/// What changes during a run.
-struct RunState {
-    network: PinnNet,
-    optimizer: burn::optim::ModuleOptimizer,
-    /// The trainable probe and its own Adam (`train_probe`); its moments are not saved, so a
-    /// resumed run restarts them.
-    learned_probe: Option<(TrainableProbe, burn::optim::ModuleOptimizer)>,
-    schedule: Schedule,
-    history: Vec<EpochRecord>,
-    /// The network after the last finished epoch (inference mode).
-    last_good: Option<PinnNet>,
-    /// The training scan's positions as refined so far (`train_positions`).
-    positions: Option<Vec<[f64; 2]>>,
-    /// The finished model's fit to its training scan.
-    training_fit: Option<super::bundle::TrainingFit>,
-}
-
-impl RunState {
-    fn bundle(&self, setup: &Setup<'_>, control: &TrainControl, probe: &Dataset) -> ModelBundle {
-        let network = self
-            .last_good
-            .clone()
-            .unwrap_or_else(|| self.network.valid());
-        ModelBundle {
-            manifest: Manifest {
-                format: super::bundle::FORMAT_NAME.into(),
-                format_version: super::bundle::FORMAT_VERSION,
-                app_version: env!("CARGO_PKG_VERSION").into(),
-                config: setup.config.clone(),
-                normalization_factor: setup.splits.train.factor,
-                intensity_scale: f64::from(setup.forward.intensity_scale()),
-                parameters: network.num_params(),
-                training_data: control.training_data.clone(),
-                schedule: self.schedule.clone(),
-                trained_on: Some(setup.device_label.clone()),
-                training_fit: self.training_fit,
-            },
-            network,
-            probe: self.learned_probe.as_ref().map_or_else(
-                || probe.probe().clone(),
-                |(learned, _)| learned.to_host(setup.config.probe_mask, setup.probe_to_scan_scale),
-            ),
-            history: self.history.clone(),
-            optimizer: self.optimizer.into_bytes().ok().map(|b| b.to_vec()),
-            positions: self.positions.as_ref().map(|refined| ScanPositions {
-                given: probe.positions_px().to_vec(),
-                refined: refined.clone(),
-            }),
-        }
-    }
-}
-
-/// Groups stitched by a mid-epoch preview (the ones nearest the scan's centre): 32 groups of 4
-/// patterns take seconds on a CPU, where the epoch's 256 take as long as several steps.
-const EARLY_PREVIEW_GROUPS: usize = 32;
-
-/// What one pass over the training groups did.
-struct EpochPass {
-    /// Mean training loss per pixel (full negative log-likelihood) over the groups seen.
-    train_loss: f64,
-    /// Groups the optimiser stepped on.
-    groups_seen: usize,
-    /// Why the pass ended early (stopped, diverged), if it did.
-    interrupted: Option<StopReason>,
-}
-
-/// Runs one epoch's optimiser steps; in the run's first epoch (`first`), sends mid-epoch
-/// previews as [`TrainControl::first_epoch_preview_secs`] asks.
-fn train_epoch(
-    setup: &Setup<'_>,
-    state: &mut RunState,
-    (epoch, first): (usize, bool),
-    device: &Device,
-    control: &TrainControl,
-) -> Result<EpochPass, TrainError> {
-    let mut last_preview = Instant::now();
-    let preview_secs = control.first_epoch_preview_secs;
-    // Mid-epoch previews stitch fewer groups than the epoch's: they interrupt training.
-    let early_preview = (first && preview_secs > 0.0).then(|| {
-        Preview::new(
-            &setup.splits.train,
-            control.preview_groups.min(EARLY_PREVIEW_GROUPS),
-        )
-    });
-    let config = setup.config;
-    let autodiff = device.clone().autodiff();
-    let set = &setup.splits.train;
-    let mut rows = set.rows.clone();
-    let mut rng = ChaCha8Rng::seed_from_u64(config.seed ^ (epoch as u64).wrapping_mul(0x9E37_79B9));
-    rows.shuffle(&mut rng);
-    let batches = rows.len().div_ceil(config.batch_size);
-    let (mut total, mut count) = (0.0, 0usize);
-    for (i, chunk) in rows.chunks(config.batch_size).enumerate() {
-        let step = (epoch - 1) * batches + i + 1;
-        if control.stop.load(Ordering::SeqCst) {
-            return Ok(EpochPass {
-                train_loss: mean(total, count),
-                groups_seen: count,
-                interrupted: Some(StopReason::Stopped),
-            });
-        }
-        let probe = state.learned_probe.as_ref().map(|(p, _)| p);
-        let inputs = (probe, state.positions.as_deref());
-        let batch = setup.batch_loss(&state.network, inputs, set, chunk, &autodiff)?;
-        let value = f64::from(batch.loss.clone().into_scalar::<f32>());
-        if !value.is_finite() {
-            return Ok(EpochPass {
-                train_loss: value,
-                groups_seen: count,
-                interrupted: Some(StopReason::Diverged),
-            });
-        }
-        let mut grads = batch.loss.backward();
-        let network_grads = GradientsParams::from_module(&mut grads, &state.network);
-        let rate = warmed_up(config, state.schedule.learning_rate, step);
-        if let Some((probe, optimizer)) = state.learned_probe.as_mut()
-            && epoch >= config.probe_start_epoch
-        {
-            let probe_grads = GradientsParams::from_module(&mut grads, &*probe);
-            let probe_rate = rate * config.probe_learning_rate / config.learning_rate;
-            *probe = optimizer.step(probe_rate, probe.clone(), probe_grads);
-        }
-        let network = state.network.clone();
-        state.network = state.optimizer.step(rate, network, network_grads);
-        total += (value + batch.constant) * chunk.len() as f64;
-        count += chunk.len();
-        control.events.send(TrainEvent::Batch {
-            epoch,
-            batch: i + 1,
-            batches,
-            loss: value + batch.constant,
-        });
-        if let Some(preview) = &early_preview
-            && i + 1 < batches
-            && last_preview.elapsed().as_secs_f64() >= preview_secs
-        {
-            let at = Some((i + 1, batches));
-            preview.send(&state.network.valid(), (epoch, at), device, &control.events)?;
-            last_preview = Instant::now();
-        }
-    }
-    Ok(EpochPass {
-        train_loss: mean(total, count),
-        groups_seen: count,
-        interrupted: None,
-    })
-}
-
-/// The learning rate of optimiser step `step` (1-based): `rate` ramped linearly over the first
-/// `config.warmup_steps` steps.
-fn warmed_up(config: &TrainConfig, rate: f64, step: usize) -> f64 {
-    if config.warmup_steps == 0 {
-        rate
-    } else {
-        rate * (step as f64 / config.warmup_steps as f64).min(1.0)
-    }
 }
 
 /// Sends the run's sizes and logs its plan.
@@ -442,8 +248,16 @@ fn run_epochs(
             train_loss,
             groups_seen,
             interrupted,
+            sum_secs,
         } = train_epoch(setup, state, (epoch, epoch == first_epoch), device, control)?;
         let train_secs = started.elapsed().as_secs_f64();
+        if control.collective.size() > 1 {
+            control.events.log(format!(
+                "epoch {epoch}: {sum_secs:.2} s of {train_secs:.1} s in the gradient sums over {} \
+                 processes",
+                control.collective.size()
+            ));
+        }
         if let Some(why) = interrupted {
             reason = why;
             let line = match why {
@@ -461,14 +275,7 @@ fn run_epochs(
             }
             break;
         }
-        let probe = state.learned_probe.as_ref().map(|(p, _)| p);
-        let validation = &setup.splits.validation;
-        // Refined positions belong to the training scan; a separate test scan keeps its own.
-        let positions = state
-            .positions
-            .as_deref()
-            .filter(|_| std::ptr::eq(validation.dataset, setup.splits.train.dataset));
-        let val_loss = setup.evaluate(&state.network, (probe, positions), validation, device)?;
+        let val_loss = validation_loss(setup, state, device, control)?;
         let duration_secs = started.elapsed().as_secs_f64();
         let record = EpochRecord {
             epoch,
@@ -508,22 +315,9 @@ fn run_epochs(
             break;
         }
     }
-    // One more pass over the training scan measures the finished model's fit to it; a run the
-    // user stopped ends at once without it.
-    if !state.history.is_empty() && reason != StopReason::Stopped {
-        let bundle = state.bundle(setup, control, train_data);
-        let scan = match &state.positions {
-            Some(p) => train_data.with_positions(p.clone())?,
-            None => train_data.clone(),
-        };
-        state.training_fit = super::fit::training_fit(&bundle, &scan, device);
-        if let Some(fit) = state.training_fit {
-            control.events.log(format!(
-                "the model's fit to its training scan: Poisson deviance {:.3} per pixel, \
-                 Fourier error {:.4}",
-                fit.poisson_deviance_per_pixel, fit.fourier_error
-            ));
-        }
+    check_ranks_agree(state, control)?;
+    if reason != StopReason::Stopped && control.collective.rank() == 0 {
+        measure_training_fit(setup, state, control, train_data, device)?;
     }
     save(setup, state, control, train_data)?;
     let bundle = state.bundle(setup, control, train_data);
@@ -532,6 +326,32 @@ fn run_epochs(
         epochs: state.history.len(),
     });
     Ok(TrainOutcome { bundle, reason })
+}
+
+/// The mean loss over the validation groups, each process evaluating its share.
+fn validation_loss(
+    setup: &Setup<'_>,
+    state: &RunState,
+    device: &Device,
+    control: &TrainControl,
+) -> Result<f64, TrainError> {
+    let probe = state.learned_probe.as_ref().map(|(p, _)| p);
+    let validation = &setup.splits.validation;
+    // Refined positions belong to the training scan; a separate test scan keeps its own.
+    let positions = state
+        .positions
+        .as_deref()
+        .filter(|_| std::ptr::eq(validation.dataset, setup.splits.train.dataset));
+    let comm = &*control.collective;
+    let mut sums = setup.evaluate_share(
+        &state.network,
+        (probe, positions),
+        validation,
+        device,
+        (comm.rank(), comm.size()),
+    )?;
+    comm.sum(&mut sums);
+    Ok(mean(sums[0], sums[1].round() as usize))
 }
 
 /// Refines the training scan's positions with the network as it is after `epoch` (when the run
@@ -575,14 +395,73 @@ fn refine_positions(
     Ok(())
 }
 
-/// Writes the model directory and `metrics.csv` when the run has an output directory.
+/// One more pass over the training scan measures the finished model's fit to it (a run the user
+/// stopped ends at once without it).
+fn measure_training_fit(
+    setup: &Setup<'_>,
+    state: &mut RunState,
+    control: &TrainControl,
+    train_data: &Dataset,
+    device: &Device,
+) -> Result<(), TrainError> {
+    if state.history.is_empty() {
+        return Ok(());
+    }
+    let bundle = state.bundle(setup, control, train_data);
+    let scan = match &state.positions {
+        Some(p) => train_data.with_positions(p.clone())?,
+        None => train_data.clone(),
+    };
+    state.training_fit = super::fit::training_fit(&bundle, &scan, device);
+    if let Some(fit) = state.training_fit {
+        control.events.log(format!(
+            "the model's fit to its training scan: Poisson deviance {:.3} per pixel, \
+             Fourier error {:.4}",
+            fit.poisson_deviance_per_pixel, fit.fourier_error
+        ));
+    }
+    Ok(())
+}
+
+/// Over several processes: checks that every process ends with the same weights, as identical
+/// steps must leave them, and logs it.
+fn check_ranks_agree(state: &RunState, control: &TrainControl) -> Result<(), TrainError> {
+    let comm = &*control.collective;
+    if comm.size() == 1 {
+        return Ok(());
+    }
+    let network = parameter_spread(comm, &state.network);
+    let probe = state
+        .learned_probe
+        .as_ref()
+        .map_or(0.0, |(p, _)| parameter_spread(comm, p));
+    let spread = network.max(probe);
+    if spread > 0.0 {
+        return Err(TrainError::Mismatch(format!(
+            "the {} processes' weights differ by up to {spread:.3e} after identical steps",
+            comm.size()
+        )));
+    }
+    control.events.log(format!(
+        "the weights are identical on all {} processes",
+        comm.size()
+    ));
+    Ok(())
+}
+
+/// Writes the model directory and `metrics.csv` when the run has an output directory (process 0
+/// of several).
 fn save(
     setup: &Setup<'_>,
     state: &RunState,
     control: &TrainControl,
     train_data: &Dataset,
 ) -> Result<(), TrainError> {
-    let Some(dir) = &control.output_dir else {
+    let Some(dir) = control
+        .output_dir
+        .as_ref()
+        .filter(|_| control.collective.rank() == 0)
+    else {
         return Ok(());
     };
     state

@@ -103,26 +103,28 @@ impl Setup<'_> {
         })
     }
 
-    /// Mean loss over `set` with the network (and the trainable probe, if any) in inference
-    /// mode, at `positions` when given (NaN for an empty set).
-    pub fn evaluate(
+    /// The summed loss and the group count of process `rank`'s share (of `size`) of `set`, as
+    /// [`Self::evaluate`] weighs them: the shares' sums add up to the whole set's.
+    pub fn evaluate_share(
         &self,
         network: &PinnNet,
         (probe, positions): (Option<&TrainableProbe>, Option<&[[f64; 2]]>),
         set: &GroupSet<'_>,
         device: &Device,
-    ) -> Result<f64, DatasetError> {
+        (rank, size): (usize, usize),
+    ) -> Result<[f64; 2], DatasetError> {
         let network = network.valid();
         let probe = probe.map(Module::valid);
+        let rows = super::collective::share(&set.rows, rank, size);
         let (mut total, mut count) = (0.0, 0usize);
-        for rows in set.rows.chunks(self.config.batch_size) {
+        for rows in rows.chunks(self.config.batch_size) {
             let batch =
                 self.batch_loss(&network, (probe.as_ref(), positions), set, rows, device)?;
             let value = f64::from(batch.loss.into_scalar::<f32>());
             total += (value + batch.constant) * rows.len() as f64;
             count += rows.len();
         }
-        Ok(mean(total, count))
+        Ok([total, count as f64])
     }
 }
 
