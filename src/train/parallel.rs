@@ -257,3 +257,106 @@ impl ModuleMapper for LoadParameters<'_> {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use burn::nn::{Linear, LinearConfig};
+
+    use super::*;
+
+    /// P identical processes in one: a sum multiplies by P, a broadcast sets process 0's values
+    /// (`first`, when given).
+    #[derive(Debug)]
+    struct Identical {
+        size: usize,
+        first: Option<Vec<f64>>,
+    }
+
+    impl Collective for Identical {
+        fn rank(&self) -> usize {
+            0
+        }
+        fn size(&self) -> usize {
+            self.size
+        }
+        fn broadcast(&self, buffer: &mut [f64]) {
+            if let Some(first) = &self.first {
+                buffer.copy_from_slice(first);
+            }
+        }
+        fn sum(&self, buffer: &mut [f64]) {
+            for v in buffer {
+                *v *= self.size as f64;
+            }
+        }
+    }
+
+    fn layer_and_grads() -> (Linear, GradientsParams) {
+        let device = Device::flex().autodiff();
+        let layer = LinearConfig::new(3, 2).init(&device);
+        let x = Tensor::<2>::from_data([[1.0f32, 2.0, 3.0], [0.5, -1.0, 2.0]], &device);
+        let loss = layer.forward(x).powf_scalar(2.0).mean();
+        let grads = GradientsParams::from_grads(loss.backward(), &layer);
+        (layer, grads)
+    }
+
+    fn flat_grads(layer: &Linear, grads: &GradientsParams) -> Vec<f64> {
+        let mut out = Vec::new();
+        pack_gradients(layer, Some(grads), 1.0, &mut out);
+        out
+    }
+
+    #[test]
+    fn identical_shares_sum_to_the_same_gradient_count_and_loss() {
+        let (layer, grads) = layer_and_grads();
+        let own = flat_grads(&layer, &grads);
+        assert_eq!(own.len(), 3 * 2 + 2);
+        assert!(own.iter().any(|g| g.abs() > 1e-3), "a gradient to carry");
+        let local = LocalGrads {
+            network: grads,
+            probe: None,
+            loss_sum: 6.0,
+            count: 3,
+        };
+        let comm = Identical {
+            size: 4,
+            first: None,
+        };
+        let step = combine(
+            &comm,
+            (&layer, None::<&Linear>),
+            Some(&local),
+            (false, false),
+        );
+        assert_eq!(step.count, 12);
+        assert!((step.loss - 2.0).abs() < 1e-12, "{}", step.loss);
+        assert!(!step.stop && !step.diverged);
+        let summed = flat_grads(&layer, &step.network);
+        for (a, b) in summed.iter().zip(&own) {
+            assert!((a - b).abs() <= 1e-6 * b.abs().max(1.0), "{a} against {b}");
+        }
+        // A process with no share and a stop request: zeros, and the flag reaches every one.
+        let step = combine(&comm, (&layer, None::<&Linear>), None, (true, false));
+        assert!(step.stop && step.count == 0);
+        assert!(flat_grads(&layer, &step.network).iter().all(|&g| g == 0.0));
+    }
+
+    #[test]
+    fn broadcast_parameters_load_process_0s_and_keep_them_trainable() {
+        let (layer, _) = layer_and_grads();
+        let first: Vec<f64> = (0..8).map(|i| f64::from(i) * 0.25 - 1.0).collect();
+        let comm = Identical {
+            size: 2,
+            first: Some(first.clone()),
+        };
+        let loaded = broadcast_parameters(&comm, layer);
+        assert_eq!(flatten_parameters(&loaded), first);
+        assert!(loaded.weight.val().is_require_grad());
+        // Loaded weights still train: a backward pass reaches them.
+        let x = Tensor::<2>::from_data([[1.0f32, 2.0, 3.0]], &loaded.weight.val().device());
+        let loss = loaded.forward(x).sum();
+        let grads = GradientsParams::from_grads(loss.backward(), &loaded);
+        assert_eq!(grads.len(), 2);
+        assert_eq!(parameter_spread(&comm, &loaded), 0.0);
+    }
+}
