@@ -427,8 +427,15 @@ fn model_lines(model: ShownModel<'_>) -> Vec<String> {
             c.seed
         ),
         format!(
-            "nphotons {:.1e}, loss weights NLL {} / MAE {}, probe mask {}",
-            c.nphotons, c.loss.nll, c.loss.mae, c.probe_mask
+            "nphotons {:.1e}, loss weights NLL {} / MAE {}, probe mask {}, amplitude target {} \
+             (probe × {:.3})",
+            c.nphotons,
+            c.loss.nll,
+            c.loss.mae,
+            c.probe_mask,
+            c.amplitude_target
+                .map_or_else(|| "off".to_owned(), |t| format!("{t:.2}")),
+            manifest.probe_gain
         ),
         format!(
             "trained on: {}",

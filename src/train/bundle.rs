@@ -62,6 +62,15 @@ pub struct Manifest {
     /// written before it was recorded): what a new scan's fit is compared with.
     #[serde(default)]
     pub training_fit: Option<TrainingFit>,
+    /// The constant the §3.3-normalised probe was multiplied by in the forward model
+    /// ([`TrainConfig::amplitude_target`]); 1 in directories written before it existed.
+    #[serde(default = "no_probe_gain")]
+    pub probe_gain: f64,
+}
+
+/// [`Manifest::probe_gain`] of a model written before it existed.
+fn no_probe_gain() -> f64 {
+    1.0
 }
 
 /// The data fit of a model's reconstruction of its training scan (see

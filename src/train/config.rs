@@ -58,6 +58,14 @@ pub struct TrainConfig {
     pub probe_big: bool,
     /// Normalise the probe over the central disk of radius N/4 only.
     pub probe_mask: bool,
+    /// The |P|²-weighted rms object amplitude the probe's scale is set for: after physics.md
+    /// §3.3's normalisation the probe is multiplied by one constant per run, so that an object
+    /// of this rms amplitude explains the data's energy. The network's amplitude is a sigmoid
+    /// (≤ 1); §3.3 alone leaves the operating point to the probe's shape (the reference's own
+    /// probe: 0.64; the real Siemens star's: 1.09, past the bound, where the amplitude
+    /// saturates and goes flat). `None`: §3.3 alone, as models written before this setting.
+    #[serde(default = "trained_before_amplitude_target")]
+    pub amplitude_target: Option<f64>,
     /// Before training, replace the scan's probe by the one this many sweeps of ePIE refine on
     /// the training scan (0: use the scan's probe as it is).
     pub probe_from_epie: usize,
@@ -157,6 +165,7 @@ impl Default for TrainConfig {
             object_big: true,
             probe_big: true,
             probe_mask: false,
+            amplitude_target: Some(DEFAULT_AMPLITUDE_TARGET),
             probe_from_epie: 0,
             train_probe: true,
             probe_learning_rate: 1e-3,
@@ -185,6 +194,17 @@ impl Default for TrainConfig {
             seed: 42,
         }
     }
+}
+
+/// The default [`TrainConfig::amplitude_target`]: the operating point §3.3's normalisation
+/// gives the reference's own probe (`reference_lines/`: 0.639), where the network was validated
+/// and its sigmoid is near its steepest, with room for brighter pixels.
+pub const DEFAULT_AMPLITUDE_TARGET: f64 = 0.64;
+
+/// `amplitude_target` of a `config.json` that does not name it: written before the setting
+/// existed, when §3.3's normalisation alone set the probe's scale.
+fn trained_before_amplitude_target() -> Option<f64> {
+    None
 }
 
 /// `train_probe` of a `config.json` that does not name it: written before the setting existed,
@@ -345,6 +365,15 @@ impl TrainConfig {
                 "probe_learning_rate",
                 &self.probe_learning_rate,
                 "must be > 0 when the probe is trained",
+            );
+        }
+        if let Some(target) = self.amplitude_target
+            && !(target.is_finite() && target > 0.0 && target < 1.0)
+        {
+            return bad(
+                "amplitude_target",
+                &target,
+                "must be in (0, 1): the network's amplitude is a sigmoid",
             );
         }
         if self.train_positions && self.gridsize != 1 {

@@ -42,24 +42,33 @@ pub fn required_amplitude_rms(probe: &Array2<Complex32>, mask: bool) -> f64 {
     (target / box_energy.max(f64::MIN_POSITIVE)).sqrt()
 }
 
-/// A warning when the configured normalisation asks for amplitudes the sigmoid cannot give.
-pub fn amplitude_scale_warning(probe: &Array2<Complex32>, mask: bool) -> Option<String> {
-    let needed = required_amplitude_rms(probe, mask);
+/// The constant the §3.3-normalised probe is multiplied by so that an object of rms amplitude
+/// `target` explains the data's energy (see [`crate::train::TrainConfig::amplitude_target`]):
+/// [`required_amplitude_rms`] over `target`, since the amplitude needed scales as one over the
+/// probe's. 1 without a target, or for a probe with no energy in the network's box.
+pub fn probe_gain(probe: &Array2<Complex32>, mask: bool, target: Option<f64>) -> f64 {
+    let Some(target) = target else {
+        return 1.0;
+    };
+    let gain = required_amplitude_rms(probe, mask) / target;
+    if gain.is_finite() && gain > 0.0 {
+        gain
+    } else {
+        1.0
+    }
+}
+
+/// A warning when the configured normalisation, times `gain`, asks for amplitudes the sigmoid
+/// cannot give.
+pub fn amplitude_scale_warning(probe: &Array2<Complex32>, mask: bool, gain: f64) -> Option<String> {
+    let needed = required_amplitude_rms(probe, mask) / gain;
     if needed <= 1.0 {
         return None;
     }
-    let advice = if mask {
-        String::new()
-    } else {
-        format!(
-            "; normalising the probe over the central disk (--probe-mask, or 'probe mask' in \
-             the window) asks for {:.2}",
-            required_amplitude_rms(probe, true)
-        )
-    };
     Some(format!(
         "with this probe the object needs an rms amplitude of {needed:.2} to reach the data's \
-         energy, above the network's maximum of 1: the amplitude will saturate{advice}"
+         energy, above the network's maximum of 1: the amplitude will saturate (set the \
+         amplitude target, --amplitude-target, below 1)"
     ))
 }
 
@@ -84,7 +93,21 @@ mod tests {
         let scale = 1.0 / (4.0 * ones_in_disk / 4096.0);
         let expected = (1024.0 / (1024.0 * scale * scale)).sqrt();
         assert!((required_amplitude_rms(&probe, true) - expected).abs() < 1e-9);
-        assert!(amplitude_scale_warning(&probe, false).is_some_and(|w| w.contains("--probe-mask")));
+        assert!(
+            amplitude_scale_warning(&probe, false, 1.0)
+                .is_some_and(|w| w.contains("--amplitude-target"))
+        );
+        // The gain for a target brings the amplitude needed to it, and silences the warning.
+        let gain = probe_gain(&probe, false, Some(0.64));
+        assert!((gain - 4.0 / 0.64).abs() < 1e-9);
+        assert!(amplitude_scale_warning(&probe, false, gain).is_none());
+        assert!((probe_gain(&probe, false, None) - 1.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn the_gain_is_one_for_a_probe_with_no_energy() {
+        let probe = Array2::from_elem((64, 64), Complex32::new(0.0, 0.0));
+        assert!((probe_gain(&probe, false, Some(0.5)) - 1.0).abs() < 1e-12);
     }
 
     #[test]
@@ -95,6 +118,6 @@ mod tests {
             Complex32::new(if x * x + y * y <= 100.0 { 1.0 } else { 0.0 }, 0.0)
         });
         assert!(required_amplitude_rms(&probe, false) < 1.0);
-        assert!(amplitude_scale_warning(&probe, false).is_none());
+        assert!(amplitude_scale_warning(&probe, false, 1.0).is_none());
     }
 }

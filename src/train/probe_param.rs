@@ -3,9 +3,11 @@
 //! probe is optimised jointly with the network by its own Adam, through the same loss.
 //!
 //! Its overall scale is not free: the forward model uses P / (4 · mean|mask · P|) (physics.md
-//! §3.3) computed inside the graph, so the probe keeps the normalisation the run started with
-//! and cannot trade brightness with the network's bounded (sigmoid) amplitude. Only its shape
-//! and phase are learned.
+//! §3.3) computed inside the graph, times the run's constant gain (`amplitude_target`), so the
+//! probe keeps the normalisation the run started with and cannot trade brightness with the
+//! network's bounded (sigmoid) amplitude. Only its shape and phase are learned (a peakier shape
+//! at the same mean |P| carries more energy, so it can still move the object's operating
+//! point somewhat).
 
 use burn::module::{Module, Param};
 use burn::prelude::*;

@@ -16,6 +16,7 @@ use super::events::{EpochRecord, RunInfo, StopReason, TrainEvent};
 use super::metrics_log::write_metrics_csv;
 use super::parallel::{broadcast_parameters, parameter_spread};
 use super::preview::Preview;
+use super::probe_check::probe_gain;
 use super::probe_param::TrainableProbe;
 use super::schedule::Schedule;
 use super::split::Splits;
@@ -78,6 +79,97 @@ pub fn train_from(
         Start::Resume(b) => (Some(b), None),
         Start::FineTune(b) => (None, Some(b)),
     };
+    check_start(train_data, config, control, resume, init)?;
+    // A refined or learned probe is computed once; a resumed run keeps the probe its model was
+    // trained with (and, with a trainable probe, goes on learning from it).
+    let refined;
+    let train_data = match (resume, init) {
+        (Some(bundle), _) if config.probe_from_epie > 0 || config.train_probe => {
+            refined = train_data.with_probe(bundle.probe.clone())?;
+            &refined
+        }
+        (None, _) if config.probe_from_epie > 0 => {
+            let sweeps = config.probe_from_epie;
+            control.events.log(format!(
+                "refining the probe with {sweeps} sweeps of ePIE on the training scan"
+            ));
+            refined = train_data.with_probe(crate::epie::refined_probe(train_data, sweeps)?)?;
+            &refined
+        }
+        _ => train_data,
+    };
+    check_overlap_group_size(config, train_data, test_data)?;
+    let splits = Splits::build(train_data, test_data, config)?;
+    let probe = crate::physics::probe_tensor(train_data.probe(), device);
+    let factor = normalization_factor(&probe, config.probe_mask);
+    // A resumed run keeps its model's operating point; a new one sets it from the scan's probe.
+    let probe_gain = resume.map_or_else(
+        || {
+            probe_gain(
+                train_data.probe(),
+                config.probe_mask,
+                config.amplitude_target,
+            )
+        },
+        |b| b.manifest.probe_gain,
+    );
+    let probe = probe.scale(factor);
+    let forward = ForwardModel::new(
+        &probe.scale(probe_gain as f32),
+        intensity_scale(config.nphotons, config.n),
+        config.merge_mode(),
+        config.group_side(),
+    );
+    let setup = Setup {
+        config,
+        forward,
+        probe_to_scan_scale: 1.0 / factor,
+        probe_gain: probe_gain as f32,
+        splits,
+        device_label: crate::device::describe(device),
+    };
+    let comm = &*control.collective;
+    let (network, optimizer) = start_network(config, resume, init, device)?;
+    let network = broadcast_parameters(comm, network);
+    let learned_probe = config.train_probe.then(|| {
+        let probe = TrainableProbe::new(&probe, &device.clone().autodiff());
+        (broadcast_parameters(comm, probe), adam(config))
+    });
+    let mut state = RunState {
+        network,
+        optimizer,
+        learned_probe,
+        schedule: resume.map_or_else(|| Schedule::new(config), |b| b.manifest.schedule.clone()),
+        history: resume.map(|b| b.history.clone()).unwrap_or_default(),
+        last_good: None,
+        positions: config.train_positions.then(|| {
+            resume
+                .and_then(|b| b.positions.as_ref())
+                .and_then(|p| p.for_scan(train_data))
+                .map_or_else(|| train_data.positions_px().to_vec(), <[_]>::to_vec)
+        }),
+        training_fit: None,
+    };
+    if let Some(warning) = super::probe_check::amplitude_scale_warning(
+        train_data.probe(),
+        config.probe_mask,
+        probe_gain,
+    ) {
+        control.events.warn(&warning);
+    }
+    let preview = Preview::new(&setup.splits.train, control.preview_groups);
+    run_epochs(&setup, &mut state, &preview, device, control, train_data)
+}
+
+/// The checks before a run starts (settings, processes, N, a model to start from), and the
+/// note that a fine-tune starts from another model's weights.
+fn check_start(
+    train_data: &Dataset,
+    config: &TrainConfig,
+    control: &TrainControl,
+    resume: Option<&ModelBundle>,
+    init: Option<&ModelBundle>,
+) -> Result<(), TrainError> {
     config.validate()?;
     if control.collective.size() > 1 && (config.train_positions || config.probe_from_epie > 0) {
         return Err(TrainError::Mismatch(
@@ -107,71 +199,7 @@ pub fn train_from(
             bundle.history.len()
         ));
     }
-    // A refined or learned probe is computed once; a resumed run keeps the probe its model was
-    // trained with (and, with a trainable probe, goes on learning from it).
-    let refined;
-    let train_data = match (resume, init) {
-        (Some(bundle), _) if config.probe_from_epie > 0 || config.train_probe => {
-            refined = train_data.with_probe(bundle.probe.clone())?;
-            &refined
-        }
-        (None, _) if config.probe_from_epie > 0 => {
-            let sweeps = config.probe_from_epie;
-            control.events.log(format!(
-                "refining the probe with {sweeps} sweeps of ePIE on the training scan"
-            ));
-            refined = train_data.with_probe(crate::epie::refined_probe(train_data, sweeps)?)?;
-            &refined
-        }
-        _ => train_data,
-    };
-    check_overlap_group_size(config, train_data, test_data)?;
-    let splits = Splits::build(train_data, test_data, config)?;
-    let probe = crate::physics::probe_tensor(train_data.probe(), device);
-    let factor = normalization_factor(&probe, config.probe_mask);
-    let probe = probe.scale(factor);
-    let forward = ForwardModel::new(
-        &probe,
-        intensity_scale(config.nphotons, config.n),
-        config.merge_mode(),
-        config.group_side(),
-    );
-    let setup = Setup {
-        config,
-        forward,
-        probe_to_scan_scale: 1.0 / factor,
-        splits,
-        device_label: crate::device::describe(device),
-    };
-    let comm = &*control.collective;
-    let (network, optimizer) = start_network(config, resume, init, device)?;
-    let network = broadcast_parameters(comm, network);
-    let learned_probe = config.train_probe.then(|| {
-        let probe = TrainableProbe::new(&probe, &device.clone().autodiff());
-        (broadcast_parameters(comm, probe), adam(config))
-    });
-    let mut state = RunState {
-        network,
-        optimizer,
-        learned_probe,
-        schedule: resume.map_or_else(|| Schedule::new(config), |b| b.manifest.schedule.clone()),
-        history: resume.map(|b| b.history.clone()).unwrap_or_default(),
-        last_good: None,
-        positions: config.train_positions.then(|| {
-            resume
-                .and_then(|b| b.positions.as_ref())
-                .and_then(|p| p.for_scan(train_data))
-                .map_or_else(|| train_data.positions_px().to_vec(), <[_]>::to_vec)
-        }),
-        training_fit: None,
-    };
-    if let Some(warning) =
-        super::probe_check::amplitude_scale_warning(train_data.probe(), config.probe_mask)
-    {
-        control.events.warn(&warning);
-    }
-    let preview = Preview::new(&setup.splits.train, control.preview_groups);
-    run_epochs(&setup, &mut state, &preview, device, control, train_data)
+    Ok(())
 }
 
 /// Overlap groups need each pattern's nearest neighbours: a scan with too few patterns gets

@@ -54,6 +54,7 @@ impl RunState {
                 schedule: self.schedule.clone(),
                 trained_on: Some(setup.device_label.clone()),
                 training_fit: self.training_fit,
+                probe_gain: f64::from(setup.probe_gain),
             },
             network,
             probe: self.learned_probe.as_ref().map_or_else(

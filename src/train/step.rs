@@ -32,6 +32,9 @@ pub(crate) struct Setup<'a> {
     /// Scan probe = normalised probe × this (the inverse of the §3.3 factor), to save a learned
     /// probe at the scan's scale.
     pub probe_to_scan_scale: f32,
+    /// The §3.3-normalised probe times this is the forward model's (the operating point of
+    /// [`TrainConfig::amplitude_target`]); the fixed probe in `forward` has it already.
+    pub probe_gain: f32,
     /// The training and validation groups.
     pub splits: Splits<'a>,
     /// The training device, as the model records it.
@@ -55,9 +58,11 @@ impl Setup<'_> {
         let learned;
         let forward = match probe {
             Some(probe) => {
-                learned = self
-                    .forward
-                    .with_probe(&probe.normalized(self.config.probe_mask));
+                learned = self.forward.with_probe(
+                    &probe
+                        .normalized(self.config.probe_mask)
+                        .scale(self.probe_gain),
+                );
                 &learned
             }
             None => &self.forward,

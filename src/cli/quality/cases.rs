@@ -381,7 +381,6 @@ fn star_case(args: &CaseOptions<'_>, base: &TrainConfig) -> anyhow::Result<CaseD
             n_groups: 516,
             nepochs: 30,
             n_filters_scale: 1,
-            probe_mask: true,
             ..base.clone()
         },
     })

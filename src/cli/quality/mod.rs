@@ -75,6 +75,10 @@ pub struct QualityArgs {
     /// Normalise the probe over the central disk of radius N/4 [default: the case's].
     #[arg(long)]
     pub probe_mask: Option<bool>,
+    /// The rms object amplitude the probe's scale is set for, or `off` (see `train
+    /// --amplitude-target`) [default: the training default].
+    #[arg(long, value_name = "A|off", value_parser = crate::cli::train::parse_amplitude_target)]
+    pub amplitude_target: Option<crate::cli::train::AmplitudeTarget>,
     /// Filter multiplier of the network [default: the case's].
     #[arg(long)]
     pub n_filters_scale: Option<usize>,
@@ -160,6 +164,9 @@ fn apply_overrides(args: &QualityArgs, config: &mut TrainConfig) {
     }
     if let Some(mask) = args.probe_mask {
         config.probe_mask = mask;
+    }
+    if let Some(crate::cli::train::AmplitudeTarget(target)) = args.amplitude_target {
+        config.amplitude_target = target;
     }
     if let Some(nfs) = args.n_filters_scale {
         config.n_filters_scale = nfs;

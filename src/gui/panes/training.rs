@@ -103,10 +103,27 @@ fn settings_ui(
         setting(ui, "early stop", "Stop after this many epochs without a training-loss improvement (0 = never)", &mut config.early_stopping_patience, 0..=100, 0.1);
         setting(ui, "seed", "Seed of the weights, grouping, split and batch order: the same seed gives the same run on the CPU", &mut config.seed, 0..=u64::MAX, 1.0);
         ui.label("probe mask").on_hover_text(
-            "Normalise the probe over the central disk of radius N/4 (§3.3). Helps when a wide \
-             measured probe would otherwise ask for object amplitudes above 1",
+            "Normalise the probe over the central disk of radius N/4 (§3.3) before the \
+             amplitude target sets its scale",
         );
         ui.checkbox(&mut config.probe_mask, "");
+        ui.end_row();
+        let target_tip = "The rms object amplitude the probe's scale is set for. The network's \
+            amplitude is a sigmoid (at most 1): the probe is scaled so that an object of this rms \
+            explains the data's energy, with room for brighter pixels. Unticked: §3.3's \
+            normalisation alone, which asks a wide measured probe for amplitudes above 1";
+        ui.label("amplitude target").on_hover_text(target_tip);
+        let mut targeted = config.amplitude_target.is_some();
+        ui.horizontal(|ui| {
+            if ui.checkbox(&mut targeted, "").on_hover_text(target_tip).changed() {
+                config.amplitude_target =
+                    targeted.then_some(crate::train::config::DEFAULT_AMPLITUDE_TARGET);
+            }
+            if let Some(target) = config.amplitude_target.as_mut() {
+                ui.add(egui::DragValue::new(target).range(0.05..=0.95).speed(0.01))
+                    .on_hover_text(target_tip);
+            }
+        });
         ui.end_row();
         ui.label("refine probe (ePIE)").on_hover_text(
             "Before training, refine the file's probe with sweeps of ePIE on this scan and train \
