@@ -456,6 +456,16 @@ mod tests {
         let partial: TrainConfig = serde_json::from_str(r#"{"n": 128}"#).unwrap();
         assert_eq!(partial.n, 128);
         assert_eq!(partial.batch_size, 16);
+        // Written before the settings existed: the probe was fixed and §3.3 alone set its
+        // scale, so an old model keeps its meaning; a new run gets the target.
+        assert!(!partial.train_probe);
+        assert_eq!(partial.amplitude_target, None);
+        assert_eq!(config.amplitude_target, Some(DEFAULT_AMPLITUDE_TARGET));
+        let bad = TrainConfig {
+            amplitude_target: Some(1.2),
+            ..TrainConfig::default()
+        };
+        assert!(bad.validate().is_err_and(|e| e.field == "amplitude_target"));
     }
 
     #[test]
