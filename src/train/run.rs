@@ -103,7 +103,7 @@ pub fn train_from(
     let probe = crate::physics::probe_tensor(train_data.probe(), device);
     let factor = normalization_factor(&probe, config.probe_mask);
     // A resumed run keeps its model's operating point; a new one sets it from the scan's probe.
-    let probe_gain = resume.map_or_else(
+    let gain = resume.map_or_else(
         || {
             probe_gain(
                 train_data.probe(),
@@ -115,7 +115,7 @@ pub fn train_from(
     );
     let probe = probe.scale(factor);
     let forward = ForwardModel::new(
-        &probe.scale(probe_gain as f32),
+        &probe.scale(gain as f32),
         intensity_scale(config.nphotons, config.n),
         config.merge_mode(),
         config.group_side(),
@@ -124,7 +124,7 @@ pub fn train_from(
         config,
         forward,
         probe_to_scan_scale: 1.0 / factor,
-        probe_gain: probe_gain as f32,
+        probe_gain: gain as f32,
         splits,
         device_label: crate::device::describe(device),
     };
@@ -150,11 +150,9 @@ pub fn train_from(
         }),
         training_fit: None,
     };
-    if let Some(warning) = super::probe_check::amplitude_scale_warning(
-        train_data.probe(),
-        config.probe_mask,
-        probe_gain,
-    ) {
+    if let Some(warning) =
+        super::probe_check::amplitude_scale_warning(train_data.probe(), config.probe_mask, gain)
+    {
         control.events.warn(&warning);
     }
     let preview = Preview::new(&setup.splits.train, control.preview_groups);
