@@ -407,10 +407,8 @@ fn model_lines(model: ShownModel<'_>) -> Vec<String> {
     vec![
         format!("model: {}", model.source),
         format!(
-            "N {}, gridsize {}, n_filters_scale {}, {} parameters{}",
-            c.n,
-            c.gridsize,
-            c.n_filters_scale,
+            "{}, {} parameters{}",
+            c.architecture_label(),
             manifest.parameters,
             if c.gridsize == 1 && c.overlap_groups {
                 ", trained on overlap groups"

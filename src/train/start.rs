@@ -17,14 +17,9 @@ pub(crate) fn check_resume(config: &TrainConfig, bundle: &ModelBundle) -> Result
         Ok(())
     } else {
         Err(TrainError::Mismatch(format!(
-            "cannot start from that model: it was trained with N {}, gridsize {}, n_filters_scale {}; \
-             this run asks for N {}, gridsize {}, n_filters_scale {}",
-            old.n,
-            old.gridsize,
-            old.n_filters_scale,
-            config.n,
-            config.gridsize,
-            config.n_filters_scale
+            "cannot start from that model: it was trained with {}; this run asks for {}",
+            old.architecture_label(),
+            config.architecture_label()
         )))
     }
 }
