@@ -59,16 +59,23 @@ impl PtychoApp {
     /// Builds the app: settings from eframe's storage, Burn on eframe's GPU when it has one, and
     /// the first dataset (the launch file, or the demo scan) opening in the background.
     pub fn new(cc: &eframe::CreationContext<'_>, launch: LaunchOptions) -> Self {
-        let mut state: AppState = cc
+        let stored: Option<AppState> = cc
             .storage
-            .and_then(|s| eframe::get_value(s, AppState::STORAGE_KEY))
-            .unwrap_or_default();
+            .and_then(|s| eframe::get_value(s, AppState::STORAGE_KEY));
+        let (mut state, reset) = stored.map_or((AppState::default(), false), AppState::upgraded);
         if let Some(pane) = launch.pane {
             state.pane = pane;
         }
         let gpu = GpuStatus::from_render_state(cc.wgpu_render_state.as_ref(), launch.software_gpu);
         let mut session = Session::default();
         session.log(Level::Info, gpu.describe());
+        if reset {
+            session.log(
+                Level::Info,
+                "training settings reset to this version's defaults (amplitude target, probe \
+                 trained); the other settings are kept",
+            );
+        }
         let mut commands = vec![match &launch.file {
             Some(path) => Command::OpenDataset(path.clone()),
             None => Command::OpenDemo,

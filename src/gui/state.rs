@@ -89,6 +89,10 @@ impl Default for ViewOptions {
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(default)]
 pub struct AppState {
+    /// [`AppState::TRAIN_SETTINGS_VERSION`] when the training settings were stored; 0 for
+    /// settings stored before versions were kept.
+    #[serde(default)]
+    pub train_settings_version: u32,
     /// The pane shown.
     pub pane: Pane,
     /// Most recent first, at most [`AppState::MAX_RECENT`].
@@ -112,6 +116,7 @@ pub struct AppState {
 impl Default for AppState {
     fn default() -> Self {
         Self {
+            train_settings_version: Self::TRAIN_SETTINGS_VERSION,
             pane: Pane::Dataset,
             recent_files: Vec::new(),
             train: TrainConfig {
@@ -133,6 +138,24 @@ impl AppState {
     pub const MAX_RECENT: usize = 8;
     /// The eframe storage key.
     pub const STORAGE_KEY: &'static str = "ptychostudio.state";
+    /// Raised when a training default changes in a way stored settings must not hide. A field
+    /// missing from stored settings reads as a model's `config.json` reads it (what a model
+    /// trained before the field existed used: no amplitude target, the probe fixed), which is
+    /// right for a model and wrong for the window's next run. 1: the amplitude target and the
+    /// trained probe (2026-12).
+    pub const TRAIN_SETTINGS_VERSION: u32 = 1;
+
+    /// Settings restored from storage, with the training settings replaced by the defaults
+    /// when they were stored under an older [`Self::TRAIN_SETTINGS_VERSION`]. Says whether
+    /// they were replaced.
+    pub fn upgraded(mut self) -> (Self, bool) {
+        if self.train_settings_version >= Self::TRAIN_SETTINGS_VERSION {
+            return (self, false);
+        }
+        self.train = Self::default().train;
+        self.train_settings_version = Self::TRAIN_SETTINGS_VERSION;
+        (self, true)
+    }
 
     /// Puts `path` first in the recent files.
     pub fn remember(&mut self, path: &Path) {
@@ -176,5 +199,25 @@ mod tests {
         assert_eq!(partial.pane, Pane::Training);
         assert_eq!(partial.epie_iterations, 20);
         assert_eq!(Pane::parse("reconstruction"), Some(Pane::Reconstruction));
+    }
+
+    #[test]
+    fn training_settings_stored_before_versions_take_todays_defaults() {
+        // As a window stored them before the amplitude target existed: no version, no target.
+        let stored: AppState =
+            serde_json::from_str(r#"{"pane": "Training", "train": {"nepochs": 12}}"#).unwrap();
+        assert_eq!(stored.train.amplitude_target, None);
+        let (upgraded, replaced) = stored.upgraded();
+        assert!(replaced);
+        assert_eq!(upgraded.train, AppState::default().train);
+        assert_eq!(upgraded.pane, Pane::Training);
+        // Current settings are kept as the user left them.
+        let mut current = AppState::default();
+        current.train.nepochs = 12;
+        current.train.amplitude_target = None;
+        let text = serde_json::to_string(&current).unwrap();
+        let (kept, replaced) = serde_json::from_str::<AppState>(&text).unwrap().upgraded();
+        assert!(!replaced);
+        assert_eq!(kept, current);
     }
 }
