@@ -1,5 +1,5 @@
-//! Flags several subcommands share: `--quiet`, and how to read a scan whose conventions may be
-//! off.
+//! Flags several subcommands share: `--quiet`, how to read a scan whose conventions may be
+//! off, and the values of `--amplitude-target`.
 
 use std::path::PathBuf;
 
@@ -98,5 +98,22 @@ impl LoadArgs {
             memory_limit_bytes: self.memory_limit_mb.map(|mb| mb.saturating_mul(1_000_000)),
             spill_dir: self.spill_dir.clone(),
         }
+    }
+}
+
+/// `--amplitude-target`: a value, or `off` (none).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AmplitudeTarget(pub Option<f64>);
+
+/// Parses `--amplitude-target`: `off`, or a number in (0, 1).
+pub fn parse_amplitude_target(text: &str) -> Result<AmplitudeTarget, String> {
+    if text.eq_ignore_ascii_case("off") {
+        return Ok(AmplitudeTarget(None));
+    }
+    match text.parse::<f64>() {
+        Ok(value) if value > 0.0 && value < 1.0 => Ok(AmplitudeTarget(Some(value))),
+        _ => Err(format!(
+            "expected `off` or a number in (0, 1) (the network's amplitude is a sigmoid), got `{text}`"
+        )),
     }
 }

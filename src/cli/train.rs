@@ -104,8 +104,8 @@ pub struct TrainArgs {
     /// The rms object amplitude the probe's scale is set for, in (0, 1) (the network's
     /// amplitude is a sigmoid), or `off` for physics.md §3.3's normalisation alone
     /// [default: 0.64].
-    #[arg(long, value_name = "A|off", value_parser = parse_amplitude_target)]
-    pub amplitude_target: Option<AmplitudeTarget>,
+    #[arg(long, value_name = "A|off", value_parser = crate::cli::args::parse_amplitude_target)]
+    pub amplitude_target: Option<crate::cli::args::AmplitudeTarget>,
     /// Replace the file's probe by the one K sweeps of ePIE refine on the training scan (a
     /// measured probe guess is never exact, and the network holds its probe fixed); 0: off.
     #[arg(long, value_name = "K")]
@@ -188,27 +188,10 @@ impl TrainArgs {
         if self.probe_mask {
             base.probe_mask = true;
         }
-        if let Some(AmplitudeTarget(target)) = self.amplitude_target {
+        if let Some(crate::cli::args::AmplitudeTarget(target)) = self.amplitude_target {
             base.amplitude_target = target;
         }
         base
-    }
-}
-
-/// `--amplitude-target`: a value, or `off` (none).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct AmplitudeTarget(pub Option<f64>);
-
-/// Parses `--amplitude-target`: `off`, or a number in (0, 1).
-pub fn parse_amplitude_target(text: &str) -> Result<AmplitudeTarget, String> {
-    if text.eq_ignore_ascii_case("off") {
-        return Ok(AmplitudeTarget(None));
-    }
-    match text.parse::<f64>() {
-        Ok(value) if value > 0.0 && value < 1.0 => Ok(AmplitudeTarget(Some(value))),
-        _ => Err(format!(
-            "expected `off` or a number in (0, 1) (the network's amplitude is a sigmoid), got `{text}`"
-        )),
     }
 }
 

@@ -77,8 +77,8 @@ pub struct QualityArgs {
     pub probe_mask: Option<bool>,
     /// The rms object amplitude the probe's scale is set for, or `off` (see `train
     /// --amplitude-target`) [default: the training default].
-    #[arg(long, value_name = "A|off", value_parser = crate::cli::train::parse_amplitude_target)]
-    pub amplitude_target: Option<crate::cli::train::AmplitudeTarget>,
+    #[arg(long, value_name = "A|off", value_parser = crate::cli::args::parse_amplitude_target)]
+    pub amplitude_target: Option<crate::cli::args::AmplitudeTarget>,
     /// Filter multiplier of the network [default: the case's].
     #[arg(long)]
     pub n_filters_scale: Option<usize>,
@@ -165,7 +165,7 @@ fn apply_overrides(args: &QualityArgs, config: &mut TrainConfig) {
     if let Some(mask) = args.probe_mask {
         config.probe_mask = mask;
     }
-    if let Some(crate::cli::train::AmplitudeTarget(target)) = args.amplitude_target {
+    if let Some(crate::cli::args::AmplitudeTarget(target)) = args.amplitude_target {
         config.amplitude_target = target;
     }
     if let Some(nfs) = args.n_filters_scale {
