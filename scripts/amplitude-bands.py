@@ -15,6 +15,8 @@ import sys
 
 import numpy as np
 
+from image_stats import blur, pearson
+
 
 def placed(values, origin, frame_origin, shape):
     """`values` (origin `origin`) on a NaN canvas of `shape` with origin `frame_origin`."""
@@ -26,21 +28,6 @@ def placed(values, origin, frame_origin, shape):
     x0, x1 = max(0, dx), min(shape[1], w + dx)
     canvas[y0:y1, x0:x1] = values[y0 - dy:y1 - dy, x0 - dx:x1 - dx]
     return canvas
-
-
-def blur(image, sigma_px):
-    if sigma_px == 0:
-        return image
-    fy = np.fft.fftfreq(image.shape[0])[:, None]
-    fx = np.fft.fftfreq(image.shape[1])[None, :]
-    gauss = np.exp(-2.0 * (np.pi * sigma_px) ** 2 * (fx ** 2 + fy ** 2))
-    return np.real(np.fft.ifft2(np.fft.fft2(image) * gauss))
-
-
-def pearson(a, b):
-    a = a - a.mean()
-    b = b - b.mean()
-    return float((a * b).sum() / np.sqrt((a * a).sum() * (b * b).sum()))
 
 
 def main():

@@ -15,18 +15,7 @@ import sys
 
 import numpy as np
 
-
-def blur(image, sigma_px):
-    fy = np.fft.fftfreq(image.shape[0])[:, None]
-    fx = np.fft.fftfreq(image.shape[1])[None, :]
-    gauss = np.exp(-2.0 * (np.pi * sigma_px) ** 2 * (fx ** 2 + fy ** 2))
-    return np.real(np.fft.ifft2(np.fft.fft2(image) * gauss))
-
-
-def pearson(a, b):
-    a = a - a.mean()
-    b = b - b.mean()
-    return float((a * b).sum() / np.sqrt((a * a).sum() * (b * b).sum()))
+from image_stats import blur, pearson
 
 
 def without_plane(phase, mask):

@@ -18,13 +18,6 @@ pub struct ConfigError {
 impl TrainConfig {
     /// Checks every setting; the error names the first bad one.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        let bad = |field, value: &dyn ToString, reason| {
-            Err(ConfigError {
-                field,
-                value: value.to_string(),
-                reason,
-            })
-        };
         if !crate::data::dataset::SUPPORTED_N.contains(&self.n) {
             return bad("n", &self.n, "the network exists for N = 64, 128 and 256");
         }
@@ -99,6 +92,59 @@ impl TrainConfig {
         }
         Ok(())
     }
+
+    /// The checks of the probe's and the positions' refinement settings.
+    fn validate_probe_and_positions(&self) -> Result<(), ConfigError> {
+        if self.train_probe
+            && !(self.probe_learning_rate.is_finite() && self.probe_learning_rate > 0.0)
+        {
+            return bad(
+                "probe_learning_rate",
+                &self.probe_learning_rate,
+                "must be > 0 when the probe is trained",
+            );
+        }
+        if let Some(target) = self.amplitude_target
+            && !(target.is_finite() && target > 0.0 && target < 1.0)
+        {
+            return bad(
+                "amplitude_target",
+                &target,
+                "must be in (0, 1): the network's amplitude is a sigmoid",
+            );
+        }
+        if self.train_positions && self.gridsize != 1 {
+            return bad(
+                "train_positions",
+                &self.train_positions,
+                "position refinement needs gridsize 1 (one predicted patch per pattern)",
+            );
+        }
+        if self.position_start_epoch == 0 {
+            return bad(
+                "position_start_epoch",
+                &self.position_start_epoch,
+                "epochs count from 1",
+            );
+        }
+        if self.probe_start_epoch == 0 {
+            return bad(
+                "probe_start_epoch",
+                &self.probe_start_epoch,
+                "epochs count from 1",
+            );
+        }
+        Ok(())
+    }
+}
+
+/// The error for `field` = `value`.
+fn bad(field: &'static str, value: &dyn ToString, reason: &'static str) -> Result<(), ConfigError> {
+    Err(ConfigError {
+        field,
+        value: value.to_string(),
+        reason,
+    })
 }
 
 #[cfg(test)]
