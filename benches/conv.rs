@@ -52,9 +52,12 @@ fn bench(c: &mut Criterion) {
     group.finish();
 }
 
-/// The three kernels alone, on slices (no Burn): what the matrix products leave to gain.
+/// The three kernels alone, on slices (no Burn): what the matrix products leave to gain, and the
+/// im2col path beside the Winograd one.
 fn kernels(c: &mut Criterion) {
-    use ptychostudio::model::conv::kernels::{ConvShape, forward, input_grad, weight_grads};
+    use ptychostudio::model::conv::kernels::{
+        ConvShape, forward, forward_im2col, input_grad, weight_grads, weight_grads_im2col,
+    };
     let mut group = c.benchmark_group("conv3x3_kernels_b16");
     group.sample_size(10);
     for (c_in, c_out, size) in LAYERS {
@@ -84,6 +87,13 @@ fn kernels(c: &mut Criterion) {
         });
         group.bench_function(format!("{tag}/weight_grads"), |bench| {
             bench.iter(|| weight_grads(&x, &dy, &shape).0.len());
+        });
+        // The im2col path the Winograd one replaced where it applies, for the ratio.
+        group.bench_function(format!("{tag}/forward_im2col"), |bench| {
+            bench.iter(|| forward_im2col(&x, &w, Some(&b), &shape).len());
+        });
+        group.bench_function(format!("{tag}/weight_grads_im2col"), |bench| {
+            bench.iter(|| weight_grads_im2col(&x, &dy, &shape).0.len());
         });
     }
     group.finish();

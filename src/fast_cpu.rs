@@ -9,6 +9,7 @@ use burn::backend::DispatchDevice;
 use burn::prelude::Device;
 
 static ENABLED: AtomicBool = AtomicBool::new(true);
+static WINOGRAD: AtomicBool = AtomicBool::new(true);
 
 /// Turns our CPU kernels on or off for the whole process.
 pub fn set_enabled(enabled: bool) {
@@ -27,4 +28,15 @@ pub fn applies_to(device: &Device) -> bool {
             device.clone().inner().as_dispatch(),
             DispatchDevice::Flex(_)
         )
+}
+
+/// Turns the Winograd path of the 3×3 convolutions on or off for the whole process (off: every
+/// convolution by im2col; `bench --no-winograd` and the agreement tests compare both).
+pub fn set_winograd(enabled: bool) {
+    WINOGRAD.store(enabled, Ordering::Relaxed);
+}
+
+/// Whether the 3×3 convolutions may take the Winograd path (on by default).
+pub fn winograd() -> bool {
+    WINOGRAD.load(Ordering::Relaxed)
 }

@@ -77,6 +77,10 @@ pub struct BenchArgs {
     /// kernels (to measure the difference in one session).
     #[arg(long)]
     pub burn_kernels: bool,
+    /// Run every 3×3 convolution of our CPU kernels by im2col, without the Winograd path (to
+    /// measure the difference in one session).
+    #[arg(long)]
+    pub no_winograd: bool,
     /// Accept a CPU-emulated wgpu adapter (lavapipe), to try `--device wgpu` on a machine
     /// without a GPU; its figures say nothing about a GPU.
     #[arg(long)]
@@ -115,7 +119,8 @@ pub struct TorchComparison {
 pub struct BenchReport {
     /// "cpu" or "wgpu".
     pub device: String,
-    /// The CPU kernels: "ours" or "burn" (`--burn-kernels`); wgpu always runs Burn's.
+    /// The CPU kernels: "ours", "ours, im2col only" (`--no-winograd`) or "burn"
+    /// (`--burn-kernels`); wgpu always runs Burn's.
     pub cpu_kernels: String,
     /// Threads of the CPU pool (rayon) this process used.
     pub cpu_threads: usize,
@@ -153,6 +158,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
         return super::quality::run(quality);
     }
     crate::fast_cpu::set_enabled(!args.burn_kernels);
+    crate::fast_cpu::set_winograd(!args.no_winograd);
     let device = build_device(args.device, args.allow_software_adapter)?;
     let sim = SimulationConfig {
         n: args.n,
@@ -201,7 +207,14 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
     let torch = (!theirs.is_empty()).then(|| compare(&ours, &theirs, args, parameters));
     let report = BenchReport {
         device: args.device.name().into(),
-        cpu_kernels: if args.burn_kernels { "burn" } else { "ours" }.into(),
+        cpu_kernels: if args.burn_kernels {
+            "burn"
+        } else if args.no_winograd {
+            "ours, im2col only"
+        } else {
+            "ours"
+        }
+        .into(),
         cpu_threads: rayon::current_num_threads(),
         n: args.n,
         gridsize: args.gridsize,

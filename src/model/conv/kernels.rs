@@ -12,44 +12,11 @@
 use rayon::prelude::*;
 
 use super::matmul::{MatRef, matmul, matmul_into};
+pub use super::shape::ConvShape;
+use super::winograd;
 
 /// Columns (output pixels) one matrix product aims for: the im2col tile is `9·c_in × COLUMNS`.
 const TILE_COLUMNS: usize = 512;
-
-/// Sizes of one convolution.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ConvShape {
-    /// Images.
-    pub batch: usize,
-    /// Input channels.
-    pub channels_in: usize,
-    /// Output channels.
-    pub channels_out: usize,
-    /// Rows of every image (input and output).
-    pub height: usize,
-    /// Columns of every image.
-    pub width: usize,
-}
-
-impl ConvShape {
-    fn pixels(&self) -> usize {
-        self.height * self.width
-    }
-
-    /// Length of one im2col column: `9 · c_in`.
-    fn taps(&self) -> usize {
-        9 * self.channels_in
-    }
-
-    /// The same sizes with input and output channels swapped (the input-gradient pass).
-    pub fn transposed(&self) -> Self {
-        Self {
-            channels_in: self.channels_out,
-            channels_out: self.channels_in,
-            ..*self
-        }
-    }
-}
 
 /// How the work is cut: `images` whole images per task when they are small, else one image per
 /// task cut into bands of `rows` rows.
@@ -158,8 +125,23 @@ thread_local! {
 }
 
 /// `y = conv(x, weight) + bias` (`x`: `[b, c_in, h, w]`, `weight`: `[c_out, c_in, 3, 3]`,
-/// `bias`: `[c_out]`), returned as `[b, c_out, h, w]`.
+/// `bias`: `[c_out]`), returned as `[b, c_out, h, w]`: by Winograd's F(2×2, 3×3) where it
+/// applies ([`winograd::applies`]), else by im2col.
 pub fn forward(x: &[f32], weight: &[f32], bias: Option<&[f32]>, shape: &ConvShape) -> Vec<f32> {
+    if winograd::applies(shape) {
+        winograd::forward(x, weight, bias, shape)
+    } else {
+        forward_im2col(x, weight, bias, shape)
+    }
+}
+
+/// [`forward`] by im2col tiles times the weight matrix.
+pub fn forward_im2col(
+    x: &[f32],
+    weight: &[f32],
+    bias: Option<&[f32]>,
+    shape: &ConvShape,
+) -> Vec<f32> {
     let (c_out, taps, pixels) = (shape.channels_out, shape.taps(), shape.pixels());
     assert_eq!(
         x.len(),
@@ -237,8 +219,18 @@ pub fn input_grad(dy: &[f32], weight: &[f32], shape: &ConvShape) -> Vec<f32> {
     )
 }
 
-/// `(dw, db)` for input `x` and output gradient `dy`: `[c_out, c_in, 3, 3]` and `[c_out]`.
+/// `(dw, db)` for input `x` and output gradient `dy`: `[c_out, c_in, 3, 3]` and `[c_out]`, by
+/// Winograd's F(2×2, 3×3) where it applies, else by im2col.
 pub fn weight_grads(x: &[f32], dy: &[f32], shape: &ConvShape) -> (Vec<f32>, Vec<f32>) {
+    if winograd::applies(shape) {
+        winograd::weight_grads(x, dy, shape)
+    } else {
+        weight_grads_im2col(x, dy, shape)
+    }
+}
+
+/// [`weight_grads`] by im2col: `dw = dy · colᵀ`.
+pub fn weight_grads_im2col(x: &[f32], dy: &[f32], shape: &ConvShape) -> (Vec<f32>, Vec<f32>) {
     let (c_out, taps, pixels) = (shape.channels_out, shape.taps(), shape.pixels());
     assert_eq!(
         x.len(),
@@ -300,6 +292,7 @@ pub fn weight_grads(x: &[f32], dy: &[f32], shape: &ConvShape) -> (Vec<f32>, Vec<
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::conv::reference::{direct, values};
     use ndarray::Axis;
 
     /// Sums a `[b, c, h, w]` tensor over all but the channel axis: the bias gradient by ndarray.
@@ -308,46 +301,6 @@ mod tests {
         let view =
             ndarray::ArrayView3::from_shape((batch, channels, per), values).expect("b × c × hw");
         view.sum_axis(Axis(2)).sum_axis(Axis(0)).to_vec()
-    }
-
-    /// The definition, term by term, in f64.
-    fn direct(x: &[f32], w: &[f32], bias: &[f32], s: &ConvShape) -> Vec<f64> {
-        let (h, wd) = (s.height as isize, s.width as isize);
-        let mut y = vec![0.0f64; s.batch * s.channels_out * s.pixels()];
-        for b in 0..s.batch {
-            for o in 0..s.channels_out {
-                for r in 0..h {
-                    for c in 0..wd {
-                        let mut acc = f64::from(bias[o]);
-                        for i in 0..s.channels_in {
-                            for k in 0..9isize {
-                                let (rr, cc) = (r + k / 3 - 1, c + k % 3 - 1);
-                                if rr < 0 || rr >= h || cc < 0 || cc >= wd {
-                                    continue;
-                                }
-                                let xi = ((b * s.channels_in + i) as isize * h + rr) * wd + cc;
-                                let wi = (o * s.channels_in + i) * 9 + k as usize;
-                                acc += f64::from(w[wi]) * f64::from(x[xi as usize]);
-                            }
-                        }
-                        y[((b * s.channels_out + o) as isize * h * wd + r * wd + c) as usize] = acc;
-                    }
-                }
-            }
-        }
-        y
-    }
-
-    fn values(len: usize, seed: u32) -> Vec<f32> {
-        // A fixed, irregular sequence in [-1, 1).
-        (0..len)
-            .map(|i| {
-                let v = (i as u32)
-                    .wrapping_mul(2_654_435_761)
-                    .wrapping_add(seed.wrapping_mul(40_503));
-                (v >> 8) as f32 / (1u32 << 23) as f32 - 1.0
-            })
-            .collect()
     }
 
     fn shapes() -> Vec<ConvShape> {

@@ -1,11 +1,16 @@
 //! The network's 3×3 "same" convolutions. Burn's `Conv2d` module holds the weights, so the model
 //! format and the wgpu path do not change; on the CPU (Flex) backend the forward and backward
-//! passes run as matrix products ([`kernels`], on [`matmul`]) through a Burn backend extension
+//! passes run as matrix products ([`kernels`]: Winograd's F(2×2, 3×3) where the channels are
+//! many, [`winograd`], else im2col; on [`matmul`]) through a Burn backend extension
 //! ([`op`]); `benches/conv.rs` measures them against Burn's generic CPU convolution.
 
 pub mod kernels;
 mod matmul;
 mod op;
+#[cfg(test)]
+mod reference;
+mod shape;
+mod winograd;
 
 use burn::backend::Dispatch;
 use burn::nn::PaddingConfig2d;
