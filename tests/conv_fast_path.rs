@@ -100,10 +100,12 @@ fn losses(fast: bool) -> Vec<f64> {
 #[test]
 fn the_fast_cpu_convolution_agrees_with_burns() {
     // The network's shapes (channels and sizes) at N = 64, nfs 1, and the odd ones of the heads
-    // (the second and third take the Winograd path, the others im2col).
+    // (the second takes the Winograd path in all three passes, the third in the forward and the
+    // input gradient, the others im2col).
     for (c_in, c_out, size) in [
         (1, 32, 64),
         (32, 64, 32),
+        (64, 32, 16),
         (128, 64, 8),
         (60, 1, 32),
         (4, 3, 16),

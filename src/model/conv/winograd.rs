@@ -25,14 +25,33 @@ const TASK_TILES: usize = 128;
 /// The 16 transformed positions.
 const POSITIONS: usize = 16;
 
-/// Whether the Winograd path serves this shape: enough channels on both sides for the 16 matrix
-/// products to be worth their transforms (the network's first layer, 1 → 64, and its 64 → 1
-/// heads stay on im2col).
-pub fn applies(shape: &ConvShape) -> bool {
+/// Which pass a shape is asked for, to choose the path by what was measured for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pass {
+    /// The forward (and the input gradient, which is a forward).
+    Forward,
+    /// The weight gradient.
+    WeightGrads,
+}
+
+/// Whether the Winograd path serves this shape and pass: enough channels on both sides for the
+/// 16 matrix products to be worth their transforms (the network's first layer, 1 → 64, and its
+/// heads, 64 → 1, stay on im2col), and images large enough. Measured per layer at batch 16
+/// (`cargo bench --profile dev --bench conv -- kernels`, 2026-12-07): the forward gains from
+/// 16 × 16 up (128 → 256 at 16²: 20.9 ms against im2col's 26.8) and loses at 8 × 8 (256 → 128:
+/// 11.5 against 8.9), where a row of tiles is too short to vectorise; the weight gradient, whose
+/// products accumulate a `c_in × c_out` matrix per position over a short run of tiles, gains
+/// from 32 × 32 up (128 → 128: 45.8 against 60.9) and loses below (128 → 256 at 16²: 37.1
+/// against 26.9).
+pub fn applies(shape: &ConvShape, pass: Pass) -> bool {
+    let smallest_pixels = match pass {
+        Pass::Forward => 16 * 16,
+        Pass::WeightGrads => 32 * 32,
+    };
     crate::fast_cpu::winograd()
         && shape.channels_in >= 16
         && shape.channels_out >= 16
-        && shape.height * shape.width > 0
+        && shape.height * shape.width >= smallest_pixels
 }
 
 /// Tile rows and columns of one image.
