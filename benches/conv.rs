@@ -56,7 +56,7 @@ fn bench(c: &mut Criterion) {
 /// im2col path beside the Winograd one.
 fn kernels(c: &mut Criterion) {
     use ptychostudio::model::conv::kernels::{
-        ConvShape, forward, forward_im2col, input_grad, weight_grads, weight_grads_im2col,
+        ConvShape, forward, forward_im2col, input_grad, weight_grads,
     };
     let mut group = c.benchmark_group("conv3x3_kernels_b16");
     group.sample_size(10);
@@ -91,9 +91,6 @@ fn kernels(c: &mut Criterion) {
         // The im2col path the Winograd one replaced where it applies, for the ratio.
         group.bench_function(format!("{tag}/forward_im2col"), |bench| {
             bench.iter(|| forward_im2col(&x, &w, Some(&b), &shape).len());
-        });
-        group.bench_function(format!("{tag}/weight_grads_im2col"), |bench| {
-            bench.iter(|| weight_grads_im2col(&x, &dy, &shape).0.len());
         });
     }
     group.finish();

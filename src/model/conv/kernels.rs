@@ -13,7 +13,7 @@ use rayon::prelude::*;
 
 use super::matmul::{MatRef, matmul, matmul_into};
 pub use super::shape::ConvShape;
-use super::winograd::{self, Pass};
+use super::winograd;
 
 /// Columns (output pixels) one matrix product aims for: the im2col tile is `9·c_in × COLUMNS`.
 const TILE_COLUMNS: usize = 512;
@@ -128,7 +128,7 @@ thread_local! {
 /// `bias`: `[c_out]`), returned as `[b, c_out, h, w]`: by Winograd's F(2×2, 3×3) where it
 /// applies ([`winograd::applies`]), else by im2col.
 pub fn forward(x: &[f32], weight: &[f32], bias: Option<&[f32]>, shape: &ConvShape) -> Vec<f32> {
-    if winograd::applies(shape, Pass::Forward) {
+    if winograd::applies(shape) {
         winograd::forward(x, weight, bias, shape)
     } else {
         forward_im2col(x, weight, bias, shape)
@@ -220,17 +220,8 @@ pub fn input_grad(dy: &[f32], weight: &[f32], shape: &ConvShape) -> Vec<f32> {
 }
 
 /// `(dw, db)` for input `x` and output gradient `dy`: `[c_out, c_in, 3, 3]` and `[c_out]`, by
-/// Winograd's F(2×2, 3×3) where it applies, else by im2col.
+/// im2col: `dw = dy · colᵀ` (see [`winograd`] for why not by Winograd).
 pub fn weight_grads(x: &[f32], dy: &[f32], shape: &ConvShape) -> (Vec<f32>, Vec<f32>) {
-    if winograd::applies(shape, Pass::WeightGrads) {
-        winograd::weight_grads(x, dy, shape)
-    } else {
-        weight_grads_im2col(x, dy, shape)
-    }
-}
-
-/// [`weight_grads`] by im2col: `dw = dy · colᵀ`.
-pub fn weight_grads_im2col(x: &[f32], dy: &[f32], shape: &ConvShape) -> (Vec<f32>, Vec<f32>) {
     let (c_out, taps, pixels) = (shape.channels_out, shape.taps(), shape.pixels());
     assert_eq!(
         x.len(),

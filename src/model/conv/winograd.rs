@@ -6,10 +6,13 @@
 //! With d a tile's 4 × 4 input, g a 3 × 3 kernel and dy a tile's 2 × 2 output gradient:
 //! - forward: `y = Aᵀ [(G g Gᵀ) ⊙ (Bᵀ d B)] A`, summed over input channels inside the ⊙ (one
 //!   matrix product per of the 16 transformed positions);
-//! - weight gradient (the transposition of the forward's identity):
-//!   `dg = Gᵀ [Σ_tiles (A dy Aᵀ) ⊙ (Bᵀ d B)] G`, the sum over tiles being the matrix products'
-//!   inner dimension;
 //! - input gradient: the forward with the flipped, transposed kernel ([`super::kernels`]).
+//!
+//! The weight gradient stays on im2col. Winograd's version of it (the forward's identity
+//! transposed, `dg = Gᵀ [Σ_tiles (A dy Aᵀ) ⊙ (Bᵀ d B)] G`) was built and measured: exact to
+//! 2e-7 relative per call and faster on large images, but it made training depend on how a batch
+//! is split far more than im2col does (`tests/mpi.rs`, 3 ranks against one process: losses
+//! 3.5e-3 apart instead of 3e-5), so data-parallel runs would no longer take one process's steps.
 //!
 //! The transforms' entries are 0, ±1 and ±½, so the results agree with the direct method to
 //! float rounding (the tests compare both with the definition in f64).
@@ -25,33 +28,17 @@ const TASK_TILES: usize = 128;
 /// The 16 transformed positions.
 const POSITIONS: usize = 16;
 
-/// Which pass a shape is asked for, to choose the path by what was measured for it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Pass {
-    /// The forward (and the input gradient, which is a forward).
-    Forward,
-    /// The weight gradient.
-    WeightGrads,
-}
-
-/// Whether the Winograd path serves this shape and pass: enough channels on both sides for the
-/// 16 matrix products to be worth their transforms (the network's first layer, 1 → 64, and its
-/// heads, 64 → 1, stay on im2col), and images large enough. Measured per layer at batch 16
+/// Whether the Winograd path serves this shape: enough channels on both sides for the 16
+/// matrix products to be worth their transforms (the network's first layer, 1 → 64, and its
+/// heads, 64 → 1, stay on im2col), and images of 16 × 16 or more. Measured per layer at batch 16
 /// (`cargo bench --profile dev --bench conv -- kernels`, 2026-12-07): the forward gains from
 /// 16 × 16 up (128 → 256 at 16²: 20.9 ms against im2col's 26.8) and loses at 8 × 8 (256 → 128:
-/// 11.5 against 8.9), where a row of tiles is too short to vectorise; the weight gradient, whose
-/// products accumulate a `c_in × c_out` matrix per position over a short run of tiles, gains
-/// from 32 × 32 up (128 → 128: 45.8 against 60.9) and loses below (128 → 256 at 16²: 37.1
-/// against 26.9).
-pub fn applies(shape: &ConvShape, pass: Pass) -> bool {
-    let smallest_pixels = match pass {
-        Pass::Forward => 16 * 16,
-        Pass::WeightGrads => 32 * 32,
-    };
+/// 11.5 against 8.9), where a row of tiles is too short to vectorise.
+pub fn applies(shape: &ConvShape) -> bool {
     crate::fast_cpu::winograd()
         && shape.channels_in >= 16
         && shape.channels_out >= 16
-        && shape.height * shape.width >= smallest_pixels
+        && shape.height * shape.width >= 16 * 16
 }
 
 /// Tile rows and columns of one image.
@@ -373,135 +360,6 @@ fn output_transform(
     }
 }
 
-/// Fills `g` (`[position][c_out][band.tiles]`) with `A dy Aᵀ` of every output-gradient tile of
-/// the band (zero outside the image; `A = [1 0; 1 1; 1 −1; 0 −1]`), vectorised along each row of
-/// tiles.
-fn gradient_transform(dy: &[f32], shape: &ConvShape, band: Band, g: &mut [f32]) {
-    let (h, w) = (shape.height, shape.width);
-    let (_, tw) = tile_grid(shape);
-    let c_out = shape.channels_out;
-    let plane_len = h * w;
-    let tiles = band.tiles;
-    let per_image = (band.row1 - band.row0) * tw;
-    // Per output row: columns 2k − 1 (`even`, so 2k + 1 is `even[k + 1]`) and 2k (`odd`).
-    let len = tw + 1;
-    let (mut even, mut odd) = (vec![0.0f32; 2 * len], vec![0.0f32; 2 * len]);
-    let (mut re, mut ro) = (vec![0.0f32; tw], vec![0.0f32; tw]);
-    for (n, image) in dy.chunks_exact(c_out * plane_len).enumerate() {
-        for (o, plane) in image.chunks_exact(plane_len).enumerate() {
-            for ty in band.row0..band.row1 {
-                split_columns(plane, (h, w), 2 * ty as isize, tw, (&mut even, &mut odd));
-                let t0 = n * per_image + (ty - band.row0) * tw;
-                // Row r's columns 2tx (`a`) and 2tx + 1 (`b`).
-                let (a0, b0) = (&odd[..tw], &even[1..len]);
-                let (a1, b1) = (&odd[len..len + tw], &even[len + 1..]);
-                // A dy: rows (d0, d0 + d1, d0 − d1, −d1).
-                for (r, sign) in [(0, 0.0f32), (1, 1.0), (2, -1.0), (3, -1.0)] {
-                    let first = if r == 3 { 0.0 } else { 1.0 };
-                    for ((((e, o_), p), q), s) in re
-                        .iter_mut()
-                        .zip(ro.iter_mut())
-                        .zip(a0)
-                        .zip(a1)
-                        .zip(b0.iter().zip(b1))
-                    {
-                        *e = first * p + sign * q;
-                        *o_ = first * s.0 + sign * s.1;
-                    }
-                    let at = |c: usize| ((r * 4 + c) * c_out + o) * tiles + t0;
-                    // · Aᵀ: columns (c0, c0 + c1, c0 − c1, −c1).
-                    g[at(0)..at(0) + tw].copy_from_slice(&re);
-                    for ((d, p), q) in g[at(1)..at(1) + tw].iter_mut().zip(&re).zip(&ro) {
-                        *d = p + q;
-                    }
-                    for ((d, p), q) in g[at(2)..at(2) + tw].iter_mut().zip(&re).zip(&ro) {
-                        *d = p - q;
-                    }
-                    for (d, q) in g[at(3)..at(3) + tw].iter_mut().zip(&ro) {
-                        *d = -q;
-                    }
-                }
-            }
-        }
-    }
-}
-
-/// `(dw, db)` for input `x` and output gradient `dy`: `[c_out, c_in, 3, 3]` and `[c_out]`.
-pub fn weight_grads(x: &[f32], dy: &[f32], shape: &ConvShape) -> (Vec<f32>, Vec<f32>) {
-    let (c_in, c_out) = (shape.channels_in, shape.channels_out);
-    let pixels = shape.height * shape.width;
-    let zero = || (vec![0.0f32; POSITIONS * c_in * c_out], vec![0.0f32; c_out]);
-    if x.is_empty() || dy.is_empty() {
-        return (vec![0.0; c_out * c_in * 9], vec![0.0; c_out]);
-    }
-    let tasks = Tasks::of(shape);
-    let (in_len, out_len) = (c_in * pixels, c_out * pixels);
-    // Σ_tiles (Bᵀ d B) ⊙ (A dy Aᵀ) as 16 matrices [position][c_in][c_out].
-    let (sums, db) = dy
-        .par_chunks(out_len * tasks.images)
-        .zip(x.par_chunks(in_len * tasks.images))
-        .fold(zero, |(mut sums, mut db), (dy_chunk, x_chunk)| {
-            SCRATCH.with_borrow_mut(|(v, g)| {
-                let images = dy_chunk.len() / out_len;
-                for band in bands(shape, tasks, images) {
-                    let tiles = band.tiles;
-                    v.resize(POSITIONS * c_in * tiles, 0.0);
-                    g.resize(POSITIONS * c_out * tiles, 0.0);
-                    input_transform(x_chunk, shape, band, v);
-                    gradient_transform(dy_chunk, shape, band, g);
-                    for e in 0..POSITIONS {
-                        matmul(
-                            &mut sums[e * c_in * c_out..(e + 1) * c_in * c_out],
-                            MatRef::row_major(&v[e * c_in * tiles..], c_in, tiles),
-                            MatRef::row_major(&g[e * c_out * tiles..], c_out, tiles).t(),
-                            true,
-                        );
-                    }
-                }
-            });
-            for dy_image in dy_chunk.chunks_exact(out_len) {
-                for (o, plane) in dy_image.chunks_exact(pixels).enumerate() {
-                    db[o] += plane.iter().sum::<f32>();
-                }
-            }
-            (sums, db)
-        })
-        .reduce(zero, |(mut a, mut da), (b, db)| {
-            a.iter_mut().zip(&b).for_each(|(p, q)| *p += q);
-            da.iter_mut().zip(&db).for_each(|(p, q)| *p += q);
-            (a, da)
-        });
-    // dW = Gᵀ M G per channel pair, Gᵀ = [1 ½ ½ 0; 0 ½ −½ 0; 0 ½ ½ 1].
-    let mut dw = vec![0.0f32; c_out * c_in * 9];
-    for o in 0..c_out {
-        for i in 0..c_in {
-            let at = |e: usize| sums[(e * c_in + i) * c_out + o];
-            let column = |c: usize| (at(c), at(4 + c), at(8 + c), at(12 + c));
-            let rows: [[f32; 4]; 3] = [
-                std::array::from_fn(|c| {
-                    let (m0, m1, m2, _) = column(c);
-                    m0 + 0.5 * (m1 + m2)
-                }),
-                std::array::from_fn(|c| {
-                    let (_, m1, m2, _) = column(c);
-                    0.5 * (m1 - m2)
-                }),
-                std::array::from_fn(|c| {
-                    let (_, m1, m2, m3) = column(c);
-                    0.5 * (m1 + m2) + m3
-                }),
-            ];
-            let out = &mut dw[(o * c_in + i) * 9..(o * c_in + i + 1) * 9];
-            for (r, row) in rows.iter().enumerate() {
-                out[r * 3] = row[0] + 0.5 * (row[1] + row[2]);
-                out[r * 3 + 1] = 0.5 * (row[1] - row[2]);
-                out[r * 3 + 2] = 0.5 * (row[1] + row[2]) + row[3];
-            }
-        }
-    }
-    (dw, db)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -539,50 +397,6 @@ mod tests {
                 .map(|(a, b)| (f64::from(*a) - b).abs())
                 .fold(0.0, f64::max);
             assert!(worst < 1e-4, "{s:?}: {worst}");
-        }
-    }
-
-    /// The weight gradient term by term in f64: `dw[o, i, k] = Σ dy[b, o, p] x[b, i, p + k − 1]`.
-    #[test]
-    fn weight_gradient_matches_the_definition() {
-        for s in shapes() {
-            let (h, wd) = (s.height as isize, s.width as isize);
-            let x = values(s.batch * s.channels_in * s.height * s.width, 4);
-            let dy = values(s.batch * s.channels_out * s.height * s.width, 5);
-            let (dw, db) = weight_grads(&x, &dy, &s);
-            let mut worst = 0.0f64;
-            for o in 0..s.channels_out {
-                for i in 0..s.channels_in {
-                    for k in 0..9isize {
-                        let mut sum = 0.0f64;
-                        for b in 0..s.batch {
-                            for r in 0..h {
-                                for c in 0..wd {
-                                    let (rr, cc) = (r + k / 3 - 1, c + k % 3 - 1);
-                                    if rr < 0 || rr >= h || cc < 0 || cc >= wd {
-                                        continue;
-                                    }
-                                    let xi = ((b * s.channels_in + i) as isize * h + rr) * wd + cc;
-                                    let gi = ((b * s.channels_out + o) as isize * h + r) * wd + c;
-                                    sum += f64::from(x[xi as usize]) * f64::from(dy[gi as usize]);
-                                }
-                            }
-                        }
-                        let got = f64::from(dw[(o * s.channels_in + i) * 9 + k as usize]);
-                        worst = worst.max((got - sum).abs());
-                    }
-                }
-                let bias: f64 = (0..s.batch)
-                    .flat_map(|b| {
-                        let from = (b * s.channels_out + o) * s.height * s.width;
-                        dy[from..from + s.height * s.width]
-                            .iter()
-                            .map(|v| f64::from(*v))
-                    })
-                    .sum();
-                assert!((f64::from(db[o]) - bias).abs() < 1e-3, "db {s:?}");
-            }
-            assert!(worst < 1e-3, "{s:?}: {worst}");
         }
     }
 }
