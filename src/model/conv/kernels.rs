@@ -13,35 +13,11 @@ use rayon::prelude::*;
 
 use super::matmul::{MatRef, matmul, matmul_into};
 pub use super::shape::ConvShape;
+use super::shape::Tiling;
 use super::winograd;
 
 /// Columns (output pixels) one matrix product aims for: the im2col tile is `9·c_in × COLUMNS`.
 const TILE_COLUMNS: usize = 512;
-
-/// How the work is cut: `images` whole images per task when they are small, else one image per
-/// task cut into bands of `rows` rows.
-#[derive(Debug, Clone, Copy)]
-struct Tiling {
-    images: usize,
-    rows: usize,
-}
-
-impl Tiling {
-    fn of(shape: &ConvShape) -> Self {
-        let pixels = shape.pixels().max(1);
-        if pixels >= TILE_COLUMNS {
-            Self {
-                images: 1,
-                rows: (TILE_COLUMNS / shape.width.max(1)).clamp(1, shape.height.max(1)),
-            }
-        } else {
-            Self {
-                images: (TILE_COLUMNS / pixels).clamp(1, shape.batch.max(1)),
-                rows: shape.height,
-            }
-        }
-    }
-}
 
 /// Fills `col` (`9·c_in` rows × `cols` columns, row-major) with the taps of output rows
 /// `row0..row1` of the images in `images` (each `c_in × h × w`), the images side by side.
@@ -154,7 +130,7 @@ pub fn forward_im2col(
         return y;
     }
     let w = MatRef::row_major(weight, c_out, taps);
-    let tiling = Tiling::of(shape);
+    let tiling = Tiling::of(shape.batch, shape.height, shape.width, TILE_COLUMNS);
     let in_len = shape.channels_in * pixels;
     let out_len = c_out * pixels;
     let bias_of = |o: usize| bias.map_or(0.0, |b| b[o]);
@@ -233,7 +209,7 @@ pub fn weight_grads(x: &[f32], dy: &[f32], shape: &ConvShape) -> (Vec<f32>, Vec<
         shape.batch * c_out * pixels,
         "conv3x3: gradient size"
     );
-    let tiling = Tiling::of(shape);
+    let tiling = Tiling::of(shape.batch, shape.height, shape.width, TILE_COLUMNS);
     let in_len = shape.channels_in * pixels;
     let out_len = c_out * pixels;
     let zero = || (vec![0.0f32; c_out * taps], vec![0.0f32; c_out]);

@@ -36,3 +36,33 @@ impl ConvShape {
         }
     }
 }
+
+/// How a convolution's work is cut into tasks: `images` whole images per task when they are
+/// small, else one image per task cut into bands of `rows` rows (of pixels for im2col, of tiles
+/// for Winograd).
+#[derive(Debug, Clone, Copy)]
+pub struct Tiling {
+    /// Images per task.
+    pub images: usize,
+    /// Rows per band.
+    pub rows: usize,
+}
+
+impl Tiling {
+    /// Aims for `target` units (pixels or tiles) per task, over `batch` images of
+    /// `rows × cols` units.
+    pub fn of(batch: usize, rows: usize, cols: usize, target: usize) -> Self {
+        let per_image = (rows * cols).max(1);
+        if per_image >= target {
+            Self {
+                images: 1,
+                rows: (target / cols.max(1)).clamp(1, rows.max(1)),
+            }
+        } else {
+            Self {
+                images: (target / per_image).clamp(1, batch.max(1)),
+                rows,
+            }
+        }
+    }
+}

@@ -20,7 +20,7 @@
 use rayon::prelude::*;
 
 use super::matmul::{MatRef, matmul};
-use super::shape::ConvShape;
+use super::shape::{ConvShape, Tiling};
 
 /// Tiles one set of matrix products aims for (512 output pixels, as the im2col path's tiles).
 const TASK_TILES: usize = 128;
@@ -46,32 +46,6 @@ fn tile_grid(shape: &ConvShape) -> (usize, usize) {
     (shape.height.div_ceil(2), shape.width.div_ceil(2))
 }
 
-/// How the work is cut: `images` whole images per task, each task's tile rows in bands of
-/// `rows`.
-#[derive(Debug, Clone, Copy)]
-struct Tasks {
-    images: usize,
-    rows: usize,
-}
-
-impl Tasks {
-    fn of(shape: &ConvShape) -> Self {
-        let (th, tw) = tile_grid(shape);
-        let per_image = (th * tw).max(1);
-        if per_image >= TASK_TILES {
-            Self {
-                images: 1,
-                rows: (TASK_TILES / tw.max(1)).clamp(1, th.max(1)),
-            }
-        } else {
-            Self {
-                images: (TASK_TILES / per_image).clamp(1, shape.batch.max(1)),
-                rows: th,
-            }
-        }
-    }
-}
-
 /// One band: tile rows `row0..row1` of every image of a task.
 #[derive(Debug, Clone, Copy)]
 struct Band {
@@ -79,9 +53,19 @@ struct Band {
     row1: usize,
     /// Tiles in the band: images × rows × tile columns.
     tiles: usize,
+    /// Tile columns of an image.
+    columns: usize,
 }
 
-fn bands(shape: &ConvShape, tasks: Tasks, images: usize) -> impl Iterator<Item = Band> {
+impl Band {
+    /// Index, among the band's tiles, of the first tile of tile row `ty` of the task's image `n`
+    /// (the images side by side, each with its rows in order).
+    fn first_tile(&self, n: usize, ty: usize) -> usize {
+        (n * (self.row1 - self.row0) + ty - self.row0) * self.columns
+    }
+}
+
+fn bands(shape: &ConvShape, tasks: Tiling, images: usize) -> impl Iterator<Item = Band> {
     let (th, tw) = tile_grid(shape);
     (0..th).step_by(tasks.rows.max(1)).map(move |row0| {
         let row1 = (row0 + tasks.rows).min(th);
@@ -89,6 +73,7 @@ fn bands(shape: &ConvShape, tasks: Tasks, images: usize) -> impl Iterator<Item =
             row0,
             row1,
             tiles: images * (row1 - row0) * tw,
+            columns: tw,
         }
     })
 }
@@ -138,7 +123,6 @@ fn input_transform(images: &[f32], shape: &ConvShape, band: Band, v: &mut [f32])
     let c_in = shape.channels_in;
     let plane_len = h * w;
     let tiles = band.tiles;
-    let per_image = (band.row1 - band.row0) * tw;
     let len = tw + 1;
     let count = 2 * (band.row1 - band.row0) + 2;
     let (mut even, mut odd) = (vec![0.0f32; count * len], vec![0.0f32; count * len]);
@@ -151,7 +135,7 @@ fn input_transform(images: &[f32], shape: &ConvShape, band: Band, v: &mut [f32])
                 let row = |r: usize| {
                     (2 * (ty - band.row0) + r) * len..(2 * (ty - band.row0) + r + 1) * len
                 };
-                let t0 = n * per_image + (ty - band.row0) * tw;
+                let t0 = band.first_tile(n, ty);
                 // Bᵀ d, row by row: (d0 − d2, d1 + d2, d2 − d1, d1 − d3).
                 let rows: [(usize, f32, usize); 4] =
                     [(0, -1.0, 2), (1, 1.0, 2), (2, -1.0, 1), (1, -1.0, 3)];
@@ -236,8 +220,8 @@ pub fn forward(x: &[f32], weight: &[f32], bias: Option<&[f32]>, shape: &ConvShap
         return y;
     }
     let u = filter_transform(weight, shape);
-    let tasks = Tasks::of(shape);
-    let (_, tw) = tile_grid(shape);
+    let (th, tw) = tile_grid(shape);
+    let tasks = Tiling::of(shape.batch, th, tw, TASK_TILES);
     let (in_len, out_len) = (c_in * pixels, c_out * pixels);
     y.par_chunks_mut(out_len * tasks.images)
         .zip(x.par_chunks(in_len * tasks.images))
@@ -301,12 +285,11 @@ fn output_transform(
     let c_out = shape.channels_out;
     let pixels = h * w;
     let tiles = band.tiles;
-    let per_image = (band.row1 - band.row0) * tw;
     for (n, y_image) in y_chunk.chunks_exact_mut(c_out * pixels).enumerate() {
         for (o, plane) in y_image.chunks_exact_mut(pixels).enumerate() {
             let b = bias.map_or(0.0, |b| b[o]);
             for ty in band.row0..band.row1 {
-                let t0 = n * per_image + (ty - band.row0) * tw;
+                let t0 = band.first_tile(n, ty);
                 let at = |e: usize| &m[(e * c_out + o) * tiles + t0..][..tw];
                 for c in 0..4 {
                     let (m0, m1, m2, m3) = (at(c), at(4 + c), at(8 + c), at(12 + c));
