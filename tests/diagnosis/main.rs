@@ -5,6 +5,8 @@
 //!   (docs/positions.md)
 //! - `coarse_positions`: ePIE's position correction coarse-to-fine, from the truth, or on
 //!   jitter alone (docs/positions.md)
+//! - `grow_positions`: placing positions one at a time, each registered against its neighbours
+//!   (docs/positions.md; negative)
 //! - `position_tuning`: ePIE's position-correction settings on `lines-512-positions`
 //!   (docs/positions.md)
 //!
@@ -12,5 +14,6 @@
 
 mod amplitude;
 mod coarse_positions;
+mod grow_positions;
 mod position_tuning;
 mod registration;
