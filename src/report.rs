@@ -439,6 +439,23 @@ fn model_lines(model: ShownModel<'_>) -> Vec<String> {
             "trained on: {}",
             manifest.trained_on.as_deref().unwrap_or("not recorded")
         ),
+        manifest.probe_check.map_or_else(
+            || "starting probe: the file's (no check)".to_owned(),
+            |c| {
+                format!(
+                    "starting probe: {} (ePIE, {} sweeps: Fourier error {:.2e} with the file's \
+                     held, {:.2e} refined)",
+                    if c.refined_used {
+                        "ePIE's refined"
+                    } else {
+                        "the file's"
+                    },
+                    c.sweeps,
+                    c.error_held,
+                    c.error_refined
+                )
+            },
+        ),
     ]
 }
 

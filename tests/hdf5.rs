@@ -372,6 +372,10 @@ fn a_scan_over_the_memory_ceiling_is_spilled_and_trains_the_same() {
     // are compared to 1e-3.
     let a = train(&in_memory, None, &config, &cpu, &control, None).unwrap();
     let b = train(&spilled, None, &config, &cpu, &control, None).unwrap();
+    // The probe check reads a spilled scan's patterns into memory (all of these few) and
+    // decides as for the scan in memory.
+    assert!(b.bundle.manifest.probe_check.is_some());
+    assert_eq!(a.bundle.manifest.probe_check, b.bundle.manifest.probe_check);
     assert_eq!(a.bundle.history.len(), b.bundle.history.len());
     for (x, y) in a.bundle.history.iter().zip(&b.bundle.history) {
         for (u, v) in [(x.train_loss, y.train_loss), (x.val_loss, y.val_loss)] {

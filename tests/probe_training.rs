@@ -51,6 +51,8 @@ fn a_trained_probe_moves_towards_the_true_one_and_fits_the_data_better() {
         validation_fraction: 0.0,
         seed: 3,
         train_probe: false,
+        // The network's own probe training is what is tested: no ePIE check first.
+        probe_from_epie: 0,
         ..TrainConfig::default()
     };
     let trained = TrainConfig {
@@ -120,6 +122,7 @@ fn the_amplitude_target_sets_the_objects_operating_point() {
         validation_fraction: 0.0,
         seed: 5,
         train_probe: false,
+        probe_from_epie: 0,
         amplitude_target: Some(target),
         ..TrainConfig::default()
     };
@@ -144,4 +147,46 @@ fn the_amplitude_target_sets_the_objects_operating_point() {
         (rms - target).abs() < 0.1 * target,
         "the object did not move to its target: rms {rms:.3}, target {target}"
     );
+}
+
+/// The default check before training (`probe_from_epie`, ePIE held against refined): the
+/// defocused guess is replaced by ePIE's refined probe, which is nearer the probe that made the
+/// data, and the model records the check; the exact probe is kept as it is.
+#[test]
+fn the_probe_check_replaces_a_wrong_probe_and_keeps_an_exact_one() {
+    let truth = reference_scan();
+    let wrong_probe = defocused(truth.probe(), 12.0);
+    let config = TrainConfig {
+        n: 64,
+        n_filters_scale: 1,
+        n_groups: 8,
+        batch_size: 4,
+        nepochs: 1,
+        early_stopping_patience: 0,
+        validation_fraction: 0.0,
+        seed: 3,
+        train_probe: false,
+        ..TrainConfig::default()
+    };
+    let cpu = Device::flex();
+    let run = |data: &Dataset| {
+        train(data, None, &config, &cpu, &TrainControl::default(), None)
+            .unwrap()
+            .bundle
+    };
+    let wrong = run(&truth.with_probe(wrong_probe.clone()).unwrap());
+    let check = wrong.manifest.probe_check.unwrap();
+    println!("defocused guess: {check:?}");
+    assert!(check.refined_used, "{check:?}");
+    assert!(check.error_held > 2.0 * check.error_refined);
+    let before = overlap(&wrong_probe, truth.probe());
+    let after = overlap(&wrong.probe, truth.probe());
+    println!("overlap with the true probe: guess {before:.3}, trained with {after:.3}");
+    assert!(after > before + 0.1, "{before:.3} -> {after:.3}");
+
+    let exact = run(&truth);
+    let check = exact.manifest.probe_check.unwrap();
+    println!("exact probe: {check:?}");
+    assert!(!check.refined_used, "{check:?}");
+    assert_eq!(&exact.probe, truth.probe());
 }

@@ -105,6 +105,50 @@ impl LoadArgs {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct AmplitudeTarget(pub Option<f64>);
 
+/// `--probe-from-epie`: sweeps of ePIE's probe check (0: none) and whether its refined probe
+/// is used whatever the check says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProbeFromEpie {
+    /// Sweeps of each ePIE run (0: the scan's probe, no check).
+    pub sweeps: usize,
+    /// Use the refined probe even when it does not fit clearly better.
+    pub always: bool,
+}
+
+/// Parses `--probe-from-epie`: `auto` (the check's default sweeps, the refined probe only when
+/// it fits clearly better), `auto:K` (the same with K sweeps), `off` or `0` (the scan's probe),
+/// or K (the probe K sweeps refine, always).
+pub fn parse_probe_from_epie(text: &str) -> Result<ProbeFromEpie, String> {
+    let lower = text.to_ascii_lowercase();
+    let sweeps = |k: &str| {
+        k.parse::<usize>().map_err(|_| {
+            format!("expected `auto`, `auto:K`, `off` or a number of sweeps K, got `{text}`")
+        })
+    };
+    if lower == "off" {
+        return Ok(ProbeFromEpie {
+            sweeps: 0,
+            always: false,
+        });
+    }
+    if lower == "auto" {
+        return Ok(ProbeFromEpie {
+            sweeps: crate::epie::probe_choice::DEFAULT_CHECK_SWEEPS,
+            always: false,
+        });
+    }
+    if let Some(k) = lower.strip_prefix("auto:") {
+        return Ok(ProbeFromEpie {
+            sweeps: sweeps(k)?,
+            always: false,
+        });
+    }
+    Ok(ProbeFromEpie {
+        sweeps: sweeps(&lower)?,
+        always: true,
+    })
+}
+
 /// Parses `--amplitude-target`: `off`, or a number in (0, 1).
 pub fn parse_amplitude_target(text: &str) -> Result<AmplitudeTarget, String> {
     if text.eq_ignore_ascii_case("off") {
@@ -115,5 +159,39 @@ pub fn parse_amplitude_target(text: &str) -> Result<AmplitudeTarget, String> {
         _ => Err(format!(
             "expected `off` or a number in (0, 1) (the network's amplitude is a sigmoid), got `{text}`"
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn probe_from_epie_reads_auto_off_and_sweeps() {
+        let auto = parse_probe_from_epie("auto").unwrap();
+        assert_eq!(
+            auto,
+            ProbeFromEpie {
+                sweeps: crate::epie::probe_choice::DEFAULT_CHECK_SWEEPS,
+                always: false
+            }
+        );
+        assert_eq!(
+            parse_probe_from_epie("auto:8").unwrap(),
+            ProbeFromEpie {
+                sweeps: 8,
+                always: false
+            }
+        );
+        assert_eq!(parse_probe_from_epie("OFF").unwrap().sweeps, 0);
+        assert_eq!(
+            parse_probe_from_epie("30").unwrap(),
+            ProbeFromEpie {
+                sweeps: 30,
+                always: true
+            }
+        );
+        let error = parse_probe_from_epie("sometimes").unwrap_err();
+        assert!(error.contains("`sometimes`"), "{error}");
     }
 }

@@ -106,10 +106,12 @@ pub struct TrainArgs {
     /// [default: 0.64].
     #[arg(long, value_name = "A|off", value_parser = crate::cli::args::parse_amplitude_target)]
     pub amplitude_target: Option<crate::cli::args::AmplitudeTarget>,
-    /// Replace the file's probe by the one K sweeps of ePIE refine on the training scan (a
-    /// measured probe guess is never exact, and the network holds its probe fixed); 0: off.
-    #[arg(long, value_name = "K")]
-    pub probe_from_epie: Option<usize>,
+    /// Check the file's probe with sweeps of ePIE before training, held and refined: `auto`
+    /// (the default: 20 sweeps, and ePIE's refined probe replaces the file's only when it
+    /// explains the scan at least 2× better), `auto:K` (K sweeps), K (ePIE's probe after K
+    /// sweeps, always) or `off` (the file's probe, no check).
+    #[arg(long, value_name = "auto|auto:K|K|off", value_parser = crate::cli::args::parse_probe_from_epie)]
+    pub probe_from_epie: Option<crate::cli::args::ProbeFromEpie>,
     /// Optimise the probe jointly with the network (its normalisation kept; saved with the
     /// model): `--train-probe` or `--train-probe false` [default: the training default].
     #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
@@ -171,7 +173,6 @@ impl TrainArgs {
             seed => base.seed,
             learning_rate => base.learning_rate,
             warmup_steps => base.warmup_steps,
-            probe_from_epie => base.probe_from_epie,
             probe_learning_rate => base.probe_learning_rate,
             probe_start_epoch => base.probe_start_epoch,
             train_probe => base.train_probe,
@@ -187,6 +188,10 @@ impl TrainArgs {
         }
         if self.probe_mask {
             base.probe_mask = true;
+        }
+        if let Some(choice) = self.probe_from_epie {
+            base.probe_from_epie = choice.sweeps;
+            base.probe_from_epie_always = choice.always;
         }
         if let Some(crate::cli::args::AmplitudeTarget(target)) = self.amplitude_target {
             base.amplitude_target = target;

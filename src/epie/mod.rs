@@ -6,6 +6,7 @@
 //! [`EpieConfig::correct_positions`] the positions are refined as it goes ([`positions`]).
 
 pub mod positions;
+pub mod probe_choice;
 pub mod seed;
 
 use ndarray::{Array2, ArrayRef3, Axis};
@@ -517,20 +518,6 @@ impl ProbeFrame {
             scratch: vec![Complex32::default(); n * n],
         }
     }
-}
-
-/// The probe `sweeps` sweeps of ePIE (default settings, probe updated from the second sweep)
-/// refine from the dataset's own guess.
-pub fn refined_probe(dataset: &Dataset, sweeps: usize) -> Result<Array2<Complex32>, DatasetError> {
-    let result = run_epie(
-        dataset,
-        EpieConfig {
-            iterations: sweeps,
-            ..EpieConfig::default()
-        },
-        |_| true,
-    )?;
-    Ok(result.probe)
 }
 
 /// Runs ePIE on `dataset` (see [`Epie`]).

@@ -66,6 +66,24 @@ pub struct Manifest {
     /// ([`TrainConfig::amplitude_target`]); 1 in directories written before it existed.
     #[serde(default = "no_probe_gain")]
     pub probe_gain: f64,
+    /// How the run's starting probe was chosen by ePIE's check
+    /// ([`TrainConfig::probe_from_epie`]); absent when no check ran.
+    #[serde(default)]
+    pub probe_check: Option<ProbeCheckRecord>,
+}
+
+/// The outcome of the probe check before training
+/// ([`crate::epie::probe_choice::compare_probes`]).
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ProbeCheckRecord {
+    /// Sweeps of each ePIE run.
+    pub sweeps: usize,
+    /// ePIE's Fourier error with the scan's probe held fixed.
+    pub error_held: f64,
+    /// ePIE's Fourier error with the probe refined.
+    pub error_refined: f64,
+    /// Whether training started from the refined probe.
+    pub refined_used: bool,
 }
 
 /// [`Manifest::probe_gain`] of a model written before it existed.

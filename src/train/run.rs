@@ -7,7 +7,7 @@ use std::time::Instant;
 use burn::module::Module;
 use burn::prelude::*;
 
-use super::bundle::ModelBundle;
+use super::bundle::{ModelBundle, ProbeCheckRecord};
 use super::config::TrainConfig;
 use super::control::TrainControl;
 use super::epoch::{EpochPass, train_epoch};
@@ -83,18 +83,22 @@ pub fn train_from(
     // A refined or learned probe is computed once; a resumed run keeps the probe its model was
     // trained with (and, with a trainable probe, goes on learning from it).
     let refined;
+    let mut probe_check = resume.and_then(|b| b.manifest.probe_check);
     let train_data = match (resume, init) {
         (Some(bundle), _) if config.probe_from_epie > 0 || config.train_probe => {
             refined = train_data.with_probe(bundle.probe.clone())?;
             &refined
         }
         (None, _) if config.probe_from_epie > 0 => {
-            let sweeps = config.probe_from_epie;
-            control.events.log(format!(
-                "refining the probe with {sweeps} sweeps of ePIE on the training scan"
-            ));
-            refined = train_data.with_probe(crate::epie::refined_probe(train_data, sweeps)?)?;
-            &refined
+            let (probe, record) = checked_probe(train_data, config, control)?;
+            probe_check = Some(record);
+            match probe {
+                Some(probe) => {
+                    refined = train_data.with_probe(probe)?;
+                    &refined
+                }
+                None => train_data,
+            }
         }
         _ => train_data,
     };
@@ -125,6 +129,7 @@ pub fn train_from(
         forward,
         probe_to_scan_scale: 1.0 / factor,
         probe_gain: gain as f32,
+        probe_check,
         splits,
         device_label: crate::device::describe(device),
     };
@@ -159,6 +164,58 @@ pub fn train_from(
     run_epochs(&setup, &mut state, &preview, device, control, train_data)
 }
 
+/// ePIE's check of the scan's probe ([`crate::epie::probe_choice`]): the probe to train with
+/// instead of the scan's (`None`: the scan's), and the record the model keeps. Every process
+/// runs the same deterministic sweeps on the whole scan; rank 0's probe is broadcast, so all
+/// start from identical values.
+fn checked_probe(
+    train_data: &Dataset,
+    config: &TrainConfig,
+    control: &TrainControl,
+) -> Result<
+    (
+        Option<ndarray::Array2<num_complex::Complex32>>,
+        ProbeCheckRecord,
+    ),
+    TrainError,
+> {
+    let sweeps = config.probe_from_epie;
+    control.events.log(format!(
+        "checking the scan's probe: {sweeps} sweeps of ePIE with it held and refined"
+    ));
+    let check = crate::epie::probe_choice::compare_probes(train_data, sweeps)?;
+    let use_refined = config.probe_from_epie_always || check.prefers_refined();
+    control.events.log(if config.probe_from_epie_always {
+        format!(
+            "{} (refined probe used whatever the check says)",
+            check.summary()
+        )
+    } else {
+        check.summary()
+    });
+    let record = ProbeCheckRecord {
+        sweeps: check.sweeps,
+        error_held: check.error_held,
+        error_refined: check.error_refined,
+        refined_used: use_refined,
+    };
+    if !use_refined {
+        return Ok((None, record));
+    }
+    let mut probe = check.refined;
+    if control.collective.size() > 1 {
+        let mut values: Vec<f64> = probe
+            .iter()
+            .flat_map(|p| [f64::from(p.re), f64::from(p.im)])
+            .collect();
+        control.collective.broadcast(&mut values);
+        for (p, v) in probe.iter_mut().zip(values.chunks_exact(2)) {
+            *p = num_complex::Complex32::new(v[0] as f32, v[1] as f32);
+        }
+    }
+    Ok((Some(probe), record))
+}
+
 /// The checks before a run starts (settings, processes, N, a model to start from), and the
 /// note that a fine-tune starts from another model's weights.
 fn check_start(
@@ -169,10 +226,10 @@ fn check_start(
     init: Option<&ModelBundle>,
 ) -> Result<(), TrainError> {
     config.validate()?;
-    if control.collective.size() > 1 && (config.train_positions || config.probe_from_epie > 0) {
+    if control.collective.size() > 1 && config.train_positions {
         return Err(TrainError::Mismatch(
-            "training over several processes does not refine positions (--train-positions) or \
-             the probe by ePIE (--probe-from-epie) yet: train those in one process"
+            "training over several processes does not refine positions (--train-positions) \
+             yet: train those in one process"
                 .into(),
         ));
     }

@@ -55,6 +55,7 @@ impl RunState {
                 trained_on: Some(setup.device_label.clone()),
                 training_fit: self.training_fit,
                 probe_gain: f64::from(setup.probe_gain),
+                probe_check: setup.probe_check,
             },
             network,
             probe: self.learned_probe.as_ref().map_or_else(

@@ -35,6 +35,8 @@ pub(crate) struct Setup<'a> {
     /// The §3.3-normalised probe times this is the forward model's (the operating point of
     /// [`TrainConfig::amplitude_target`]); the fixed probe in `forward` has it already.
     pub probe_gain: f32,
+    /// How the starting probe was chosen, when ePIE checked it.
+    pub probe_check: Option<super::bundle::ProbeCheckRecord>,
     /// The training and validation groups.
     pub splits: Splits<'a>,
     /// The training device, as the model records it.

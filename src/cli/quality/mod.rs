@@ -59,9 +59,10 @@ pub struct QualityArgs {
     /// ePIE sweeps of the star's reference reconstruction.
     #[arg(long, default_value_t = 20)]
     pub epie_iterations: usize,
-    /// Train with the probe K sweeps of ePIE refine on the training scan.
-    #[arg(long, value_name = "K")]
-    pub probe_from_epie: Option<usize>,
+    /// ePIE's check of the scan's probe before training (see `train --probe-from-epie`):
+    /// `auto`, `auto:K`, K (always ePIE's) or `off` [default: the training default].
+    #[arg(long, value_name = "auto|auto:K|K|off", value_parser = crate::cli::args::parse_probe_from_epie)]
+    pub probe_from_epie: Option<crate::cli::args::ProbeFromEpie>,
     /// Optimise the probe jointly with the network (see `train --train-probe`):
     /// `--train-probe` or `--train-probe false` [default: the training default].
     #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
@@ -171,8 +172,9 @@ fn apply_overrides(args: &QualityArgs, config: &mut TrainConfig) {
     if let Some(nfs) = args.n_filters_scale {
         config.n_filters_scale = nfs;
     }
-    if let Some(sweeps) = args.probe_from_epie {
-        config.probe_from_epie = sweeps;
+    if let Some(choice) = args.probe_from_epie {
+        config.probe_from_epie = choice.sweeps;
+        config.probe_from_epie_always = choice.always;
     }
     if let Some(train) = args.train_probe {
         config.train_probe = train;

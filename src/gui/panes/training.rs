@@ -125,21 +125,7 @@ fn settings_ui(
             }
         });
         ui.end_row();
-        ui.label("refine probe (ePIE)").on_hover_text(
-            "Before training, refine the file's probe with sweeps of ePIE on this scan and train \
-             with the refined probe (a measured probe guess is never exact, and the network holds \
-             its probe fixed). 0 = use the file's probe",
-        );
-        let mut refine = config.probe_from_epie > 0;
-        ui.horizontal(|ui| {
-            if ui.checkbox(&mut refine, "").changed() {
-                config.probe_from_epie = if refine { 20 } else { 0 };
-            }
-            if refine {
-                ui.add(egui::DragValue::new(&mut config.probe_from_epie).range(1..=200).suffix(" sweeps"));
-            }
-        });
-        ui.end_row();
+        probe_start_row(ui, config);
         ui.label("train the probe").on_hover_text(
             "Optimise the probe jointly with the network, through the same loss (its \
              normalisation is kept, so only its shape and phase are learned). The learned probe \
@@ -318,4 +304,62 @@ impl TrainingPane {
                 .show(ui, vec2(side, side - 74.0), Some(&bar), None);
         });
     }
+}
+
+/// The starting probe: the file's, ePIE's refined probe when it fits the scan clearly better
+/// (the default), or ePIE's always; with the sweeps of ePIE's check.
+fn probe_start_row(ui: &mut egui::Ui, config: &mut TrainConfig) {
+    let tip = "Before training, sweeps of ePIE check the file's probe on this scan, once held \
+        and once refined. \"if it fits better\" (the default) trains with ePIE's refined probe \
+        when it explains the scan at least 2× better than the file's (a measured probe guess, \
+        as the Siemens star's: 6.7×) and keeps the file's otherwise (an exact, simulated probe); \
+        \"ePIE's\" always uses the refined one; \"file's\" skips the check";
+    ui.label("starting probe").on_hover_text(tip);
+    #[derive(PartialEq, Clone, Copy)]
+    enum Choice {
+        File,
+        IfBetter,
+        Epie,
+    }
+    let mut choice = match (config.probe_from_epie, config.probe_from_epie_always) {
+        (0, _) => Choice::File,
+        (_, false) => Choice::IfBetter,
+        (_, true) => Choice::Epie,
+    };
+    let before = choice;
+    ui.horizontal(|ui| {
+        egui::ComboBox::from_id_salt("probe start")
+            .selected_text(match choice {
+                Choice::File => "file's",
+                Choice::IfBetter => "ePIE's if it fits better",
+                Choice::Epie => "ePIE's",
+            })
+            .show_ui(ui, |ui| {
+                ui.selectable_value(&mut choice, Choice::IfBetter, "ePIE's if it fits better");
+                ui.selectable_value(&mut choice, Choice::Epie, "ePIE's");
+                ui.selectable_value(&mut choice, Choice::File, "file's");
+            })
+            .response
+            .on_hover_text(tip);
+        if choice != before {
+            match choice {
+                Choice::File => config.probe_from_epie = 0,
+                Choice::IfBetter | Choice::Epie => {
+                    if config.probe_from_epie == 0 {
+                        config.probe_from_epie = crate::epie::probe_choice::DEFAULT_CHECK_SWEEPS;
+                    }
+                    config.probe_from_epie_always = choice == Choice::Epie;
+                }
+            }
+        }
+        if config.probe_from_epie > 0 {
+            ui.add(
+                egui::DragValue::new(&mut config.probe_from_epie)
+                    .range(1..=200)
+                    .suffix(" sweeps"),
+            )
+            .on_hover_text(tip);
+        }
+    });
+    ui.end_row();
 }

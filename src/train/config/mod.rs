@@ -70,9 +70,21 @@ pub struct TrainConfig {
     /// saturates and goes flat). `None`: §3.3 alone, as models written before this setting.
     #[serde(default = "trained_before_amplitude_target")]
     pub amplitude_target: Option<f64>,
-    /// Before training, replace the scan's probe by the one this many sweeps of ePIE refine on
-    /// the training scan (0: use the scan's probe as it is).
+    /// Before training, this many sweeps of ePIE check the scan's probe against the training
+    /// scan, once held fixed and once refined ([`crate::epie::probe_choice`]); 0: no check, the
+    /// scan's probe as it is. Whether the refined probe replaces the scan's is
+    /// `probe_from_epie_always`'s. On by default: a measured probe guess is often far from what
+    /// the data ask for (the real Siemens star: ePIE's fit 6.7× better refined), and the network
+    /// trains a probe far more slowly than ePIE refines it (docs/measured-scans.md). A
+    /// `config.json` that does not name it was written before it existed: 0.
+    #[serde(default)]
     pub probe_from_epie: usize,
+    /// With `probe_from_epie`: train with ePIE's refined probe whatever the check says (`true`,
+    /// as runs did before the check existed), or only when it explains the scan at least
+    /// [`crate::epie::probe_choice::REFINED_PROBE_GAIN`] times better than the scan's own
+    /// (`false`, the default: an exact probe, as a simulation has, is kept).
+    #[serde(default = "refined_probe_always_before_the_check")]
+    pub probe_from_epie_always: bool,
     /// Optimise the probe jointly with the network (its own Adam, the same loss), starting from
     /// the scan's probe (or ePIE's, with `probe_from_epie`). Its normalisation (§3.3) is kept
     /// inside the graph, so only its shape and phase are learned. The learned probe is saved
@@ -173,7 +185,8 @@ impl Default for TrainConfig {
             probe_big: true,
             probe_mask: false,
             amplitude_target: Some(DEFAULT_AMPLITUDE_TARGET),
-            probe_from_epie: 0,
+            probe_from_epie: crate::epie::probe_choice::DEFAULT_CHECK_SWEEPS,
+            probe_from_epie_always: false,
             train_probe: true,
             probe_learning_rate: 1e-3,
             probe_start_epoch: 1,
@@ -212,6 +225,12 @@ pub const DEFAULT_AMPLITUDE_TARGET: f64 = 0.64;
 /// existed, when §3.3's normalisation alone set the probe's scale.
 fn trained_before_amplitude_target() -> Option<f64> {
     None
+}
+
+/// `probe_from_epie_always` of a `config.json` that does not name it: written before the
+/// check existed, when a non-zero `probe_from_epie` always replaced the scan's probe.
+fn refined_probe_always_before_the_check() -> bool {
+    true
 }
 
 /// `train_probe` of a `config.json` that does not name it: written before the setting existed,
@@ -328,6 +347,10 @@ mod tests {
         // scale, so an old model keeps its meaning; a new run gets the target.
         assert!(!partial.train_probe);
         assert_eq!(partial.amplitude_target, None);
+        // A `probe_from_epie` of an older model always replaced the scan's probe.
+        assert_eq!(partial.probe_from_epie, 0);
+        assert!(partial.probe_from_epie_always);
+        assert!(!config.probe_from_epie_always);
         assert_eq!(config.amplitude_target, Some(DEFAULT_AMPLITUDE_TARGET));
         let bad = TrainConfig {
             amplitude_target: Some(1.2),
