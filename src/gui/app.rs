@@ -73,7 +73,7 @@ impl PtychoApp {
             session.log(
                 Level::Info,
                 "training settings reset to this version's defaults (amplitude target, probe \
-                 trained); the other settings are kept",
+                 checked by ePIE and trained); the other settings are kept",
             );
         }
         let mut commands = vec![match &launch.file {

@@ -142,8 +142,8 @@ impl AppState {
     /// missing from stored settings reads as a model's `config.json` reads it (what a model
     /// trained before the field existed used: no amplitude target, the probe fixed), which is
     /// right for a model and wrong for the window's next run. 1: the amplitude target and the
-    /// trained probe (2026-12).
-    pub const TRAIN_SETTINGS_VERSION: u32 = 1;
+    /// trained probe (2026-12); 2: the probe checked by ePIE before training (2026-12-08).
+    pub const TRAIN_SETTINGS_VERSION: u32 = 2;
 
     /// Settings restored from storage, with the training settings replaced by the defaults
     /// when they were stored under an older [`Self::TRAIN_SETTINGS_VERSION`]. Says whether
@@ -211,6 +211,17 @@ mod tests {
         assert!(replaced);
         assert_eq!(upgraded.train, AppState::default().train);
         assert_eq!(upgraded.pane, Pane::Training);
+        // Stored under version 1, before the probe check: the check comes on.
+        let v1: AppState = serde_json::from_str(
+            r#"{"train_settings_version": 1, "train": {"probe_from_epie": 0}}"#,
+        )
+        .unwrap();
+        let (upgraded, replaced) = v1.upgraded();
+        assert!(replaced);
+        assert_eq!(
+            upgraded.train.probe_from_epie,
+            crate::epie::probe_choice::DEFAULT_CHECK_SWEEPS
+        );
         // Current settings are kept as the user left them.
         let mut current = AppState::default();
         current.train.nepochs = 12;
