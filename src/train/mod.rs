@@ -18,6 +18,7 @@ pub mod positions;
 pub mod preview;
 pub mod probe_check;
 pub mod probe_param;
+mod probe_start;
 pub mod run;
 pub mod schedule;
 pub mod split;

@@ -7,7 +7,7 @@ use std::time::Instant;
 use burn::module::Module;
 use burn::prelude::*;
 
-use super::bundle::{ModelBundle, ProbeCheckRecord};
+use super::bundle::ModelBundle;
 use super::config::TrainConfig;
 use super::control::TrainControl;
 use super::epoch::{EpochPass, train_epoch};
@@ -90,7 +90,7 @@ pub fn train_from(
             &refined
         }
         (None, _) if config.probe_from_epie > 0 => {
-            let (probe, record) = checked_probe(train_data, config, control)?;
+            let (probe, record) = super::probe_start::checked_probe(train_data, config, control)?;
             probe_check = Some(record);
             match probe {
                 Some(probe) => {
@@ -162,58 +162,6 @@ pub fn train_from(
     }
     let preview = Preview::new(&setup.splits.train, control.preview_groups);
     run_epochs(&setup, &mut state, &preview, device, control, train_data)
-}
-
-/// ePIE's check of the scan's probe ([`crate::epie::probe_choice`]): the probe to train with
-/// instead of the scan's (`None`: the scan's), and the record the model keeps. Every process
-/// runs the same deterministic sweeps on the whole scan; rank 0's probe is broadcast, so all
-/// start from identical values.
-fn checked_probe(
-    train_data: &Dataset,
-    config: &TrainConfig,
-    control: &TrainControl,
-) -> Result<
-    (
-        Option<ndarray::Array2<num_complex::Complex32>>,
-        ProbeCheckRecord,
-    ),
-    TrainError,
-> {
-    let sweeps = config.probe_from_epie;
-    control.events.log(format!(
-        "checking the scan's probe: {sweeps} sweeps of ePIE with it held and refined"
-    ));
-    let check = crate::epie::probe_choice::compare_probes(train_data, sweeps)?;
-    let use_refined = config.probe_from_epie_always || check.prefers_refined();
-    control.events.log(if config.probe_from_epie_always {
-        format!(
-            "{} (refined probe used whatever the check says)",
-            check.summary()
-        )
-    } else {
-        check.summary()
-    });
-    let record = ProbeCheckRecord {
-        sweeps: check.sweeps,
-        error_held: check.error_held,
-        error_refined: check.error_refined,
-        refined_used: use_refined,
-    };
-    if !use_refined {
-        return Ok((None, record));
-    }
-    let mut probe = check.refined;
-    if control.collective.size() > 1 {
-        let mut values: Vec<f64> = probe
-            .iter()
-            .flat_map(|p| [f64::from(p.re), f64::from(p.im)])
-            .collect();
-        control.collective.broadcast(&mut values);
-        for (p, v) in probe.iter_mut().zip(values.chunks_exact(2)) {
-            *p = num_complex::Complex32::new(v[0] as f32, v[1] as f32);
-        }
-    }
-    Ok((Some(probe), record))
 }
 
 /// The checks before a run starts (settings, processes, N, a model to start from), and the
