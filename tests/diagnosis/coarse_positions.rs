@@ -13,16 +13,13 @@
 
 #![allow(clippy::unwrap_used)] // a measurement run by hand: a failed unwrap says what is missing
 
-use std::path::Path;
-
 use ndarray::{Array2, Array3, s};
 use num_complex::Complex32;
 use ptychostudio::data::Dataset;
-use ptychostudio::data::load::{LoadOptions, load};
 use ptychostudio::epie::positions::PositionCorrection;
 use ptychostudio::epie::{Epie, EpieConfig};
 use ptychostudio::fft::Fft2;
-use ptychostudio::positions::{PositionErrors, displace, error_stats};
+use ptychostudio::positions::error_stats;
 
 /// The scan at `f` times the pixel size: patterns cropped to their centre, the probe
 /// band-limited and resampled, positions divided by `f`.
@@ -104,20 +101,7 @@ fn affine_residual(positions: &[[f64; 2]], truth: &[[f64; 2]]) -> (f64, [[f64; 2
 #[test]
 #[ignore = "a measurement on the reference's lines-512 file: run by hand"]
 fn coarse_to_fine_position_correction() {
-    let path = Path::new("../shared/data/reference_lines/test.npz");
-    let truth_scan = load(path, &LoadOptions::default()).unwrap().dataset;
-    let truth = truth_scan.positions_px().to_vec();
-    let jitter = std::env::var("PTYCHO_JITTER")
-        .ok()
-        .map(|v| v.parse::<f64>().unwrap());
-    let errors = jitter.map_or_else(PositionErrors::default, |rms_px| PositionErrors {
-        rms_px,
-        outlier_fraction: 0.0,
-        drift_px: [0.0, 0.0],
-        ..PositionErrors::default()
-    });
-    let given = displace(&truth, &errors);
-    println!("given: {:?}", error_stats(&given, &truth));
+    let (truth_scan, truth, given) = crate::case::lines512_displaced();
     let sweeps: usize = std::env::var("PTYCHO_SWEEPS").map_or(40, |s| s.parse().unwrap());
     let start_at_truth = std::env::var("PTYCHO_FROM_TRUTH").is_ok();
     let mut positions = if start_at_truth { truth.clone() } else { given };

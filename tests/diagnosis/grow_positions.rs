@@ -11,15 +11,12 @@
 
 #![allow(clippy::unwrap_used)] // a measurement run by hand: a failed unwrap says what is missing
 
-use std::path::Path;
-
 use num_complex::Complex32;
 use ptychostudio::data::Dataset;
-use ptychostudio::data::load::{LoadOptions, load};
 use ptychostudio::epie::positions::PositionCorrection;
 use ptychostudio::epie::{Epie, EpieConfig};
 use ptychostudio::fft::Fft2;
-use ptychostudio::positions::{PositionErrors, displace, error_stats};
+use ptychostudio::positions::error_stats;
 
 struct Grow {
     n: usize,
@@ -124,24 +121,13 @@ impl Grow {
         radius: i64,
         step: i64,
     ) -> ((i64, i64), f32, f32) {
-        let mut best = (around, f32::INFINITY);
-        let mut all = Vec::new();
-        let mut d = -radius;
-        while d <= radius {
-            let mut e = -radius;
-            while e <= radius {
-                let c = (around.0 + d, around.1 + e);
-                let err = self.error(j, c);
-                if err.is_finite() {
-                    all.push(err);
-                }
-                if err < best.1 {
-                    best = (c, err);
-                }
-                e += step;
-            }
-            d += step;
-        }
+        let grid = self.grid_errors(j, around, radius, step);
+        let mut best = grid
+            .iter()
+            .copied()
+            .min_by(|a, b| a.1.total_cmp(&b.1))
+            .unwrap_or((around, f32::INFINITY));
+        let mut all: Vec<f32> = grid.iter().map(|g| g.1).collect();
         let centre = best.0;
         for d in -step..=step {
             for e in -step..=step {
@@ -159,15 +145,14 @@ impl Grow {
 }
 
 impl Grow {
-    /// The `keep` corners within ±radius of `around` with the lowest plain error, on a grid of
-    /// `step`, best first.
-    fn candidates(
+    /// The finite errors of pattern j at the corners within ±radius of `around`, on a grid of
+    /// `step`.
+    fn grid_errors(
         &mut self,
         j: usize,
         around: (i64, i64),
         radius: i64,
         step: i64,
-        keep: usize,
     ) -> Vec<((i64, i64), f32)> {
         let mut all = Vec::new();
         let mut d = -radius;
@@ -183,6 +168,20 @@ impl Grow {
             }
             d += step;
         }
+        all
+    }
+
+    /// The `keep` corners within ±radius of `around` with the lowest plain error, on a grid of
+    /// `step`, best first.
+    fn candidates(
+        &mut self,
+        j: usize,
+        around: (i64, i64),
+        radius: i64,
+        step: i64,
+        keep: usize,
+    ) -> Vec<((i64, i64), f32)> {
+        let mut all = self.grid_errors(j, around, radius, step);
         all.sort_by(|a, b| a.1.total_cmp(&b.1));
         all.truncate(keep);
         all
@@ -405,20 +404,7 @@ fn dist(a: [f64; 2], b: [f64; 2]) -> f64 {
 #[test]
 #[ignore = "a measurement on the reference's lines-512 file: run by hand"]
 fn grow_positions() {
-    let path = Path::new("../shared/data/reference_lines/test.npz");
-    let scan = load(path, &LoadOptions::default()).unwrap().dataset;
-    let truth = scan.positions_px().to_vec();
-    let jitter = std::env::var("PTYCHO_JITTER")
-        .ok()
-        .map(|v| v.parse::<f64>().unwrap());
-    let errors = jitter.map_or_else(PositionErrors::default, |rms_px| PositionErrors {
-        rms_px,
-        outlier_fraction: 0.0,
-        drift_px: [0.0, 0.0],
-        ..PositionErrors::default()
-    });
-    let given = displace(&truth, &errors);
-    println!("given: {:?}", error_stats(&given, &truth));
+    let (scan, truth, given) = crate::case::lines512_displaced();
     let radius = env("PTYCHO_RADIUS", 32.0) as i64;
     let step = env("PTYCHO_STEP", 2.0) as i64;
     let local_passes = env("PTYCHO_LOCAL", 3.0) as usize;

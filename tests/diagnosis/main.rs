@@ -13,6 +13,7 @@
 //! `cargo test --test diagnosis NAME -- --ignored --nocapture`.
 
 mod amplitude;
+mod case;
 mod coarse_positions;
 mod grow_positions;
 mod position_tuning;
