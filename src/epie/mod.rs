@@ -161,18 +161,9 @@ impl Epie {
             .iter()
             .map(|&(r, c)| ((r - min_r + pad) as usize, (c - min_c + pad) as usize))
             .collect();
-        let h = n / 2;
         let measured_t = diffraction
             .axis_iter(Axis(0))
-            .map(|a| {
-                let mut t = vec![0.0f32; n * n];
-                for kx in 0..n {
-                    for ky in 0..n {
-                        t[kx * n + ky] = a[[(ky + h) % n, (kx + h) % n]];
-                    }
-                }
-                t
-            })
+            .map(|a| in_spectrum_order(&a))
             .collect();
         Self {
             config,
@@ -518,6 +509,20 @@ impl ProbeFrame {
             scratch: vec![Complex32::default(); n * n],
         }
     }
+}
+
+/// A DC-centred `n × n` pattern in the order [`Fft2::forward_transposed`] leaves a spectrum:
+/// `out[kx·n + ky]` = the pattern at frequency (ky, kx), DC at index 0.
+pub fn in_spectrum_order(pattern: &ndarray::ArrayRef2<f32>) -> Vec<f32> {
+    let n = pattern.nrows();
+    let h = n / 2;
+    let mut t = vec![0.0f32; n * n];
+    for kx in 0..n {
+        for ky in 0..n {
+            t[kx * n + ky] = pattern[[(ky + h) % n, (kx + h) % n]];
+        }
+    }
+    t
 }
 
 /// Runs ePIE on `dataset` (see [`Epie`]).

@@ -223,15 +223,7 @@ impl Grow {
         let diffraction = scan.diffraction().unwrap();
         let measured_t: Vec<Vec<f32>> = diffraction
             .outer_iter()
-            .map(|a| {
-                let mut t = vec![0.0f32; n * n];
-                for kx in 0..n {
-                    for ky in 0..n {
-                        t[kx * n + ky] = a[[(ky + h) % n, (kx + h) % n]];
-                    }
-                }
-                t
-            })
+            .map(|a| ptychostudio::epie::in_spectrum_order(&a))
             .collect();
         let energy = measured_t
             .iter()
